@@ -1,0 +1,106 @@
+use std::fmt;
+
+/// The protocol layer a decode error was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Link,
+    Vlan,
+    Mpls,
+    Pppoe,
+    Ipv4,
+    Ipv6,
+    Ipv6Extension,
+    Tcp,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::Link => "link",
+            Layer::Vlan => "802.1Q",
+            Layer::Mpls => "MPLS",
+            Layer::Pppoe => "PPPoE",
+            Layer::Ipv4 => "IPv4",
+            Layer::Ipv6 => "IPv6",
+            Layer::Ipv6Extension => "IPv6 extension",
+            Layer::Tcp => "TCP",
+        })
+    }
+}
+
+/// Why a frame could not be decoded. Each variant names the layer and the
+/// byte offset in the frame where decoding stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{layer} header cut at byte {offset}: needs {needed} bytes, {available} captured")]
+    Truncated {
+        layer: Layer,
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
+    #[error("IP version {version} at byte {offset} (expected {expected})")]
+    BadIpVersion {
+        offset: usize,
+        version: u8,
+        expected: u8,
+    },
+    #[error("IPv4 header length (IHL) {ihl} < 5 at byte {offset}")]
+    Ipv4IhlTooSmall { offset: usize, ihl: u8 },
+    #[error("IPv4 total length {total_len} is shorter than its {header_len}-byte header at byte {offset}")]
+    Ipv4TotalLenTooSmall {
+        offset: usize,
+        total_len: u16,
+        header_len: u16,
+    },
+    #[error("IPv6 extension headers ({ext_len} bytes) overrun the payload length {payload_len} at byte {offset}")]
+    Ipv6ExtensionsOverrun {
+        offset: usize,
+        ext_len: usize,
+        payload_len: u16,
+    },
+    #[error("IPv6 jumbogram (payload length 0) at byte {offset}")]
+    Ipv6Jumbogram { offset: usize },
+    #[error("TCP data offset {data_offset} < 5 at byte {offset}")]
+    TcpDataOffsetTooSmall { offset: usize, data_offset: u8 },
+    #[error("TCP header ({header_len} bytes) longer than the IP payload ({ip_payload} bytes) at byte {offset}")]
+    TcpHeaderBeyondIpPayload {
+        offset: usize,
+        header_len: u16,
+        ip_payload: u32,
+    },
+}
+
+impl DecodeError {
+    /// A short stable name for grouping errors in reports.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Truncated { layer, .. } => match layer {
+                Layer::Link => "link_header_truncated",
+                Layer::Vlan => "vlan_header_truncated",
+                Layer::Mpls => "mpls_header_truncated",
+                Layer::Pppoe => "pppoe_header_truncated",
+                Layer::Ipv4 => "ipv4_header_truncated",
+                Layer::Ipv6 => "ipv6_header_truncated",
+                Layer::Ipv6Extension => "ipv6_extension_truncated",
+                Layer::Tcp => "tcp_header_truncated",
+            },
+            DecodeError::BadIpVersion { .. } => "bad_ip_version",
+            DecodeError::Ipv4IhlTooSmall { .. } => "ipv4_ihl_too_small",
+            DecodeError::Ipv4TotalLenTooSmall { .. } => "ipv4_total_length_too_small",
+            DecodeError::Ipv6ExtensionsOverrun { .. } => "ipv6_extensions_overrun",
+            DecodeError::Ipv6Jumbogram { .. } => "ipv6_jumbogram",
+            DecodeError::TcpDataOffsetTooSmall { .. } => "tcp_data_offset_too_small",
+            DecodeError::TcpHeaderBeyondIpPayload { .. } => "tcp_header_beyond_ip_payload",
+        }
+    }
+
+    pub(crate) fn truncated(layer: Layer, offset: usize, needed: usize, data: &[u8]) -> DecodeError {
+        DecodeError::Truncated {
+            layer,
+            offset,
+            needed,
+            available: data.len().saturating_sub(offset),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Durations on the command line and in policy files: `200ms`, `1.5s`, `5m`, `2h`, `30us`.
+
+/// Parses a duration into nanoseconds. A bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (try 200ms, 1.5s, 5m)"))?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" => 1e9,
+        "ms" => 1e6,
+        "us" | "µs" => 1e3,
+        "ns" => 1.0,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        other => {
+            return Err(format!(
+                "'{s}': unknown unit '{other}' (use ns, us, ms, s, m or h)"
+            ));
+        }
+    };
+    let nanos = value * scale;
+    if !nanos.is_finite() || nanos < 0.0 || nanos > i64::MAX as f64 {
+        return Err(format!("'{s}' is out of range"));
+    }
+    Ok(nanos.round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn units() {
+        assert_eq!(parse_duration("200ms"), Ok(200_000_000));
+        assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_duration("5m"), Ok(300_000_000_000));
+        assert_eq!(parse_duration("2"), Ok(2_000_000_000));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 parsecs").is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! The flow table: groups segments into connections by 4-tuple, decides where
+//! one connection ends and the next begins, and keeps memory bounded by the
+//! connections that are live, never by the size of the input.
+
+use crate::capture::Timestamp;
+use crate::decode::{IpAddress, TcpSegment};
+use crate::judge::{Config, Connection, Endpoint, PreviousUse};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
+
+/// A connection's 4-tuple, the same in both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    lo: (IpAddress, u16),
+    hi: (IpAddress, u16),
+}
+
+impl FlowKey {
+    #[inline]
+    pub fn of(seg: &TcpSegment<'_>) -> FlowKey {
+        let a = (seg.src, seg.src_port);
+        let b = (seg.dst, seg.dst_port);
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+}
+
+/// Who is the client, from a connection's first segment.
+///
+/// The sender of a SYN without ACK is the client; the receiver of a SYN-ACK is.
+/// Otherwise (the capture began mid-stream) the server is the endpoint on a
+/// well-known port (< 1024) when only one is, else the lower port, else the
+/// destination.
+pub fn roles(seg: &TcpSegment<'_>) -> (Endpoint, Endpoint) {
+    let src = Endpoint {
+        addr: seg.src,
+        port: seg.src_port,
+    };
+    let dst = Endpoint {
+        addr: seg.dst,
+        port: seg.dst_port,
+    };
+    let f = seg.flags;
+    if f.syn() && !f.ack() {
+        return (src, dst);
+    }
+    if f.syn() && f.ack() {
+        return (dst, src);
+    }
+    let (sp, dp) = (seg.src_port, seg.dst_port);
+    let src_is_server = match (sp < 1024, dp < 1024) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => sp < dp,
+    };
+    if src_is_server { (dst, src) } else { (src, dst) }
+}
+
+/// Live connections plus a short memory of recently closed 4-tuples (for
+/// port-reuse and TIME-WAIT findings), both bounded.
+pub struct FlowTable {
+    config: Config,
+    live: FxHashMap<FlowKey, Connection>,
+    recent: FxHashMap<FlowKey, PreviousUse>,
+    next_id: u64,
+    last_sweep: Option<Timestamp>,
+    scratch: Vec<(Timestamp, u64, FlowKey)>,
+    /// Connections ended early because the table was full.
+    pub evicted: u64,
+    /// Connections started, in total.
+    pub started: u64,
+}
+
+const SWEEP_EVERY: i64 = 1_000_000_000;
+
+impl FlowTable {
+    /// `first_id` numbers the first connection (ids are unique across files).
+    pub fn new(config: Config, first_id: u64) -> FlowTable {
+        FlowTable {
+            config,
+            live: FxHashMap::default(),
+            recent: FxHashMap::default(),
+            next_id: first_id,
+            last_sweep: None,
+            scratch: Vec::new(),
+            evicted: 0,
+            started: 0,
+        }
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    pub fn live(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Does `seg` start a new connection instead of joining `conn`?
+    fn ends_before(&self, conn: &Connection, seg: &TcpSegment<'_>, ts: Timestamp) -> bool {
+        let f = seg.flags;
+        let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
+        if pure_syn && conn.closed_for_reuse() {
+            return true;
+        }
+        let idle = ts.nanos_since(conn.last_ts);
+        if conn.close_complete() && idle > self.config.close_timeout {
+            return true;
+        }
+        let same_syn = pure_syn
+            && conn.side_of(seg) == crate::findings::Side::Client
+            && conn.client_isn() == Some(seg.seq);
+        if same_syn && conn.unanswered_attempt() {
+            // A SYN retransmission joins its attempt however late it comes.
+            return false;
+        }
+        if idle > self.config.idle_timeout {
+            return true;
+        }
+        if conn.unanswered_attempt() {
+            if let Some(syn_ts) = conn.last_syn_ts() {
+                if ts.nanos_since(syn_ts) >= self.config.attempt_timeout {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Feeds one segment; connections that end are handed to `emit`.
+    pub fn segment(
+        &mut self,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        emit: &mut dyn FnMut(Connection),
+    ) {
+        self.maybe_sweep(ts, emit);
+        let key = FlowKey::of(seg);
+        let mut previous = None;
+        if let Some(conn) = self.live.get(&key) {
+            if self.ends_before(conn, seg, ts) {
+                if let Some(old) = self.live.remove(&key) {
+                    previous = Some(old.previous_use());
+                    emit(old);
+                }
+            }
+        }
+        if previous.is_none() && !self.live.contains_key(&key) {
+            previous = self.recent.get(&key).copied();
+            if self.live.len() >= self.config.max_connections {
+                self.evict(emit);
+            }
+        }
+        match self.live.entry(key) {
+            Entry::Occupied(mut o) => o.get_mut().process(frame, ts, seg),
+            Entry::Vacant(v) => {
+                let (client, server) = roles(seg);
+                let id = self.next_id;
+                self.next_id += 1;
+                self.started += 1;
+                let conn = v.insert(Connection::new(
+                    id,
+                    frame,
+                    ts,
+                    seg,
+                    client,
+                    server,
+                    previous,
+                    &self.config,
+                ));
+                conn.process(frame, ts, seg);
+            }
+        }
+    }
+
+    fn remember(&mut self, key: FlowKey, conn: &Connection) {
+        if conn.closed_for_reuse() || conn.client_isn().is_some() {
+            self.recent.insert(key, conn.previous_use());
+        }
+    }
+
+    fn maybe_sweep(&mut self, now: Timestamp, emit: &mut dyn FnMut(Connection)) {
+        match self.last_sweep {
+            None => {
+                self.last_sweep = Some(now);
+                return;
+            }
+            Some(t) if now.nanos_since(t) < SWEEP_EVERY => return,
+            _ => {}
+        }
+        self.last_sweep = Some(now);
+        let two_msl = self.config.two_msl;
+        self.recent
+            .retain(|_, p| now.nanos_since(p.ended) <= two_msl);
+        let (close_to, idle_to) = (self.config.close_timeout, self.config.idle_timeout);
+        self.scratch.clear();
+        for (k, c) in &self.live {
+            let idle = now.nanos_since(c.last_ts);
+            if (c.close_complete() && idle > close_to) || idle > idle_to {
+                self.scratch.push((c.last_ts, c.id, *k));
+            }
+        }
+        self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
+        let expired = std::mem::take(&mut self.scratch);
+        for &(_, _, k) in &expired {
+            if let Some(c) = self.live.remove(&k) {
+                self.remember(k, &c);
+                emit(c);
+            }
+        }
+        self.scratch = expired;
+    }
+
+    /// Ends the longest-idle sixteenth of the table.
+    fn evict(&mut self, emit: &mut dyn FnMut(Connection)) {
+        self.scratch.clear();
+        self.scratch
+            .extend(self.live.iter().map(|(k, c)| (c.last_ts, c.id, *k)));
+        let n = (self.scratch.len() / 16).max(1);
+        if n < self.scratch.len() {
+            self.scratch.select_nth_unstable_by_key(n, |&(t, id, _)| (t, id));
+        }
+        self.scratch.truncate(n);
+        self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
+        let victims = std::mem::take(&mut self.scratch);
+        for &(_, _, k) in &victims {
+            if let Some(mut c) = self.live.remove(&k) {
+                c.evicted = true;
+                self.evicted += 1;
+                emit(c);
+            }
+        }
+        self.scratch = victims;
+    }
+
+    /// End of input: every live connection ends, in order of id.
+    pub fn finish_all(&mut self, emit: &mut dyn FnMut(Connection)) {
+        let mut all: Vec<Connection> = self.live.drain().map(|(_, c)| c).collect();
+        all.sort_unstable_by_key(|c| c.id);
+        for c in all {
+            emit(c);
+        }
+        self.recent.clear();
+    }
+}

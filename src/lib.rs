@@ -1,0 +1,17 @@
+//! tcpshake: reads packet captures, follows every TCP connection and judges its
+//! three-way handshake and its FIN/RST teardown by the rules of RFC 9293.
+//!
+//! The pipeline, one module a stage:
+//! [`capture`] (files in, frames out) → [`decode`] (frames in, TCP segments out)
+//! → [`flow`] (segments grouped into connections) → [`judge`] (per-connection
+//! state machines, verdicts and [`findings`]) → [`report`] (table, JSON, CSV).
+
+pub mod capture;
+pub mod decode;
+pub mod seq;
+pub mod findings;
+pub mod judge;
+pub mod flow;
+pub mod analyze;
+pub mod report;
+pub mod duration;

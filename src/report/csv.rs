@@ -1,0 +1,90 @@
+use super::{Reporter, Summary};
+use crate::analyze::FileReport;
+use crate::findings::Severity;
+use crate::judge::ConnectionReport;
+use std::io::{self, Write};
+
+/// One row per connection (RFC 4180 quoting).
+pub struct CsvReporter<W: Write> {
+    out: W,
+    header_written: bool,
+}
+
+impl<W: Write> CsvReporter<W> {
+    pub fn new(out: W) -> Self {
+        CsvReporter {
+            out,
+            header_written: false,
+        }
+    }
+
+    fn header(&mut self) -> io::Result<()> {
+        if !self.header_written {
+            self.header_written = true;
+            writeln!(
+                self.out,
+                "id,file,client,server,first_frame,last_frame,start,duration,handshake,close,closed_by,client_state,server_state,conn_state,history,completeness,client_packets,server_packets,client_payload_bytes,server_payload_bytes,syn_to_synack,synack_to_ack,errors,warnings,infos,findings"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.6}")).unwrap_or_default()
+}
+
+impl<W: Write> Reporter for CsvReporter<W> {
+    fn connection(&mut self, c: &ConnectionReport) -> io::Result<()> {
+        self.header()?;
+        let count = |s: Severity| c.anomalies.iter().filter(|f| f.severity == s).count();
+        let kinds: Vec<String> = c
+            .anomalies
+            .iter()
+            .map(|f| format!("{}@{}", f.kind.id(), f.frame))
+            .collect();
+        writeln!(
+            self.out,
+            "{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            c.id,
+            quote(&c.file),
+            quote(&c.client.to_string()),
+            quote(&c.server.to_string()),
+            c.first_frame,
+            c.last_frame,
+            c.start,
+            c.duration,
+            c.handshake,
+            c.close,
+            c.closed_by.map(|b| b.as_str()).unwrap_or(""),
+            c.client_state,
+            c.server_state,
+            c.conn_state,
+            quote(&c.history),
+            c.completeness,
+            c.packets.client,
+            c.packets.server,
+            c.payload_bytes.client,
+            c.payload_bytes.server,
+            opt(c.handshake_rtt.syn_to_synack),
+            opt(c.handshake_rtt.synack_to_ack),
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info),
+            quote(&kinds.join(";"))
+        )
+    }
+
+    fn finish(&mut self, _files: &[FileReport], _summary: &Summary) -> io::Result<()> {
+        self.header()?;
+        self.out.flush()
+    }
+}
