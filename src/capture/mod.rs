@@ -4,9 +4,12 @@
 
 mod reader;
 mod time;
+mod writer;
 
 pub use reader::{CaptureFormat, CaptureSummary, read_capture, read_path};
 pub use time::Timestamp;
+pub use writer::{PcapWriter, PcapngWriter};
+pub use reader::FrameSink;
 
 use std::path::PathBuf;
 

@@ -16,6 +16,16 @@ pub(crate) fn decode_tcp(
     snapped: bool,
 ) -> Result<TcpSegment<'_>, DecodeError> {
     let rest = &data[off.min(data.len())..];
+    if let Some(&b) = rest.get(12) {
+        let header_len = (b >> 4) as u16 * 4;
+        if header_len >= 20 && header_len as u32 > ip_payload {
+            return Err(DecodeError::TcpHeaderBeyondIpPayload {
+                offset: off,
+                header_len,
+                ip_payload,
+            });
+        }
+    }
     if snapped && rest.len() >= 20 && (rest[12] >> 4) as usize * 4 > rest.len() && rest[12] >> 4 >= 5 {
         return decode_cut_options(rest, ip_payload, src, dst, off);
     }

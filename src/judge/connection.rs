@@ -438,10 +438,15 @@ impl Connection {
         }
 
         if f.syn() {
-            if f.ack() {
-                self.on_synack(frame, ts, seg, from);
+            let accepted = if f.ack() {
+                self.on_synack(frame, ts, seg, from)
             } else {
-                self.on_syn(frame, ts, seg, from);
+                self.on_syn(frame, ts, seg, from)
+            };
+            if !accepted {
+                // A SYN that does not belong to this connection's sequence space
+                // must not move its numbers.
+                return;
             }
         }
         if f.rst() {
@@ -481,8 +486,9 @@ impl Connection {
         me.window_known = true;
     }
 
-    fn on_syn(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) {
+    fn on_syn(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) -> bool {
         let established = self.handshake_done();
+        let mut accepted = true;
         match from {
             Side::Client => match self.c.isn {
                 None => {
@@ -520,6 +526,7 @@ impl Connection {
                             from,
                             format!("a SYN with the connection's own ISN arrived inside the established connection at frame {frame}"),
                         ));
+                        accepted = false;
                     } else {
                         self.c.last_syn_ts = Some(ts);
                         self.push(Finding::new(
@@ -538,6 +545,7 @@ impl Connection {
                             from,
                             format!("a SYN with a new ISN {} arrived inside the established connection at frame {frame}", seg.seq),
                         ).values(Value::Seq(isn.0), Value::Seq(seg.seq.0)));
+                        accepted = false;
                     } else {
                         self.push(Finding::new(
                             K::SynIsnChanged,
@@ -578,12 +586,14 @@ impl Connection {
                         from,
                         format!("the server sent a SYN (ISN {}) inside the connection at frame {frame}", seg.seq),
                     ));
+                    accepted = false;
                 }
             }
         }
+        accepted
     }
 
-    fn on_synack(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) {
+    fn on_synack(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) -> bool {
         if from == Side::Client {
             if self.simultaneous_open && Some(seg.seq) == self.c.isn {
                 // The client's half of a simultaneous open.
@@ -605,8 +615,9 @@ impl Connection {
                     from,
                     format!("the client, which sent the SYN, sent a SYN-ACK at frame {frame}; the SYN-ACK must come from the server"),
                 ).values(Value::Text("SYN-ACK from the server".into()), Value::Text("SYN-ACK from the client".into())));
+                return false;
             }
-            return;
+            return true;
         }
         if seg.payload_len > 0 {
             self.push(Finding::new(
@@ -655,6 +666,7 @@ impl Connection {
                 }
             }
         }
+        true
     }
 
     fn record_synack(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>) {
@@ -670,10 +682,10 @@ impl Connection {
             // RFC 7323 §2.2: scaling only when both sides offer it.
             self.c.wscale = None;
         }
-        if self.s.state != State::SynReceived || !self.simultaneous_open {
+        if !self.simultaneous_open {
             self.s.state = State::SynReceived;
+            self.s.synchronized = false;
         }
-        self.s.synchronized = false;
         if let Some(syn_ts) = self.c.last_syn_ts {
             self.rtt_syn_synack = Some(ts.secs_since(syn_ts));
         }
@@ -881,7 +893,7 @@ impl Connection {
                 }
             }
         }
-        if self.simultaneous_open && from == Side::Server && !seg.flags.syn() {
+        if self.simultaneous_open && from == Side::Server {
             if let Some(cisn) = self.c.isn {
                 if seg.ack.ge(cisn + 1) {
                     self.s.synchronized = true;
@@ -939,7 +951,10 @@ impl Connection {
             None => {
                 let peer_fin_sent = self.peer(to).fin_seq.is_some();
                 let acked_peer = self.peer(from).acked_peer_fin;
-                if peer_fin_sent && !acked_peer {
+                // Sent before the peer's FIN arrived: both sides are closing at once
+                // (RFC 9293 §3.6, figure 13).
+                let simultaneous = peer_fin_sent && !acked_peer;
+                if simultaneous {
                     self.simultaneous_close = true;
                 }
                 if self.first_fin_by.is_none() {
@@ -948,15 +963,18 @@ impl Connection {
                 if self.peer(to).packets == 0 {
                     self.fin_with_silent_peer = true;
                 }
-                let peer_fin_acked = self.peer(to).fin_acked_frame.is_some();
                 let me = self.peer_mut(from);
                 me.fin_seq = Some(fs);
                 me.fin_frame = frame;
                 me.fin_ack = seg.flags.ack().then_some(seg.ack);
-                me.state = me.state.on_send_fin();
+                me.state = if simultaneous {
+                    // FIN-WAIT-1, and the peer's FIN is already on its way: CLOSING.
+                    State::Closing
+                } else {
+                    me.state.on_send_fin()
+                };
                 let p = self.peer_mut(to);
                 let own_fin_acked = p.fin_acked_frame.is_some();
-                let _ = peer_fin_acked;
                 p.state = p.state.on_receive_fin(own_fin_acked);
             }
             Some(prev) if prev == fs => {
