@@ -1,1 +1,79 @@
-fn main() {}
+//! Throughput of the pipeline on a generated small-packet capture (not
+//! committed; built in memory at bench time):
+//! read → read + decode → read + decode + flow table + judge.
+//!
+//! Run: cargo bench --bench pipeline
+
+#[path = "../tests/fixtures/build.rs"]
+#[allow(dead_code)]
+mod build;
+
+#[path = "workload.rs"]
+mod workload;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::io::Cursor;
+use std::path::Path;
+use tcpshake::capture::{Frame, read_capture};
+use tcpshake::decode::{Decoded, decode_frame};
+use tcpshake::flow::FlowTable;
+use tcpshake::judge::Config;
+
+fn bench(c: &mut Criterion) {
+    let bytes: &'static [u8] = Box::leak(workload::capture().into_boxed_slice());
+    let mut frames = 0u64;
+    read_capture(Path::new("bench"), Cursor::new(bytes), &mut |_: &Frame<'_>| frames += 1).unwrap();
+    eprintln!(
+        "bench capture: {frames} frames, {:.1} MB ({:.1} bytes/frame)",
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / frames as f64
+    );
+    let mut g = c.benchmark_group("pipeline");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(frames));
+    g.bench_function("read", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<'_>| {
+                n += f.data.len() as u64
+            })
+            .unwrap();
+            black_box(n)
+        })
+    });
+    g.bench_function("read+decode", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<'_>| {
+                if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
+                    n += s.payload_len as u64;
+                }
+            })
+            .unwrap();
+            black_box(n)
+        })
+    });
+    g.bench_function("read+decode+judge", |b| {
+        b.iter(|| {
+            let mut table = FlowTable::new(Config::default(), 1);
+            let mut conns = 0u64;
+            let mut emit = |c: tcpshake::judge::Connection| {
+                black_box(c.finish("bench"));
+                conns += 1;
+            };
+            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<'_>| {
+                if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
+                    table.segment(f.number, f.ts, &s, &mut emit);
+                }
+            })
+            .unwrap();
+            table.finish_all(&mut emit);
+            black_box(conns)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -330,7 +330,7 @@ impl ReadState {
                 self.interfaces.clear();
             }
             PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                let resolution = idb.ts_resolution().unwrap_or(1_000_000);
+                let resolution = ts_resolution(idb.if_tsresol).unwrap_or(1_000_000);
                 if resolution > 1_000_000 {
                     self.summary.nanosecond = true;
                 }
@@ -379,6 +379,16 @@ impl ReadState {
             }
             PcapBlockOwned::NG(_) => {}
         }
+    }
+}
+
+/// Units per second from pcapng's `if_tsresol` byte: 10^n, or 2^n with the top bit set.
+fn ts_resolution(tsresol: u8) -> Option<u64> {
+    let n = (tsresol & 0x7f) as u32;
+    if tsresol & 0x80 != 0 {
+        (n <= 63).then(|| 1u64 << n)
+    } else {
+        10u64.checked_pow(n)
     }
 }
 

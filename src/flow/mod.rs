@@ -6,7 +6,6 @@ use crate::capture::Timestamp;
 use crate::decode::{IpAddress, TcpSegment};
 use crate::judge::{Config, Connection, Endpoint, PreviousUse};
 use rustc_hash::FxHashMap;
-use std::collections::hash_map::Entry;
 
 /// A connection's 4-tuple, the same in both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,11 +58,43 @@ pub fn roles(seg: &TcpSegment<'_>) -> (Endpoint, Endpoint) {
     if src_is_server { (dst, src) } else { (src, dst) }
 }
 
+/// Does `seg` start a new connection instead of joining `conn`?
+fn ends_before(config: &Config, conn: &Connection, seg: &TcpSegment<'_>, ts: Timestamp) -> bool {
+    let f = seg.flags;
+    let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
+    if pure_syn && conn.closed_for_reuse() {
+        return true;
+    }
+    let idle = ts.nanos_since(conn.last_ts);
+    if conn.close_complete() && idle > config.close_timeout {
+        return true;
+    }
+    let same_syn = pure_syn
+        && conn.side_of(seg) == crate::findings::Side::Client
+        && conn.client_isn() == Some(seg.seq);
+    if same_syn && conn.unanswered_attempt() {
+        // A SYN retransmission joins its attempt however late it comes.
+        return false;
+    }
+    if idle > config.idle_timeout {
+        return true;
+    }
+    if conn.unanswered_attempt() {
+        if let Some(syn_ts) = conn.last_syn_ts() {
+            if ts.nanos_since(syn_ts) >= config.attempt_timeout {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Live connections plus a short memory of recently closed 4-tuples (for
 /// port-reuse and TIME-WAIT findings), both bounded.
 pub struct FlowTable {
     config: Config,
-    live: FxHashMap<FlowKey, Connection>,
+    /// Boxed so the table's buckets stay small and hot; one allocation per connection.
+    live: FxHashMap<FlowKey, Box<Connection>>,
     recent: FxHashMap<FlowKey, PreviousUse>,
     next_id: u64,
     last_sweep: Option<Timestamp>,
@@ -103,37 +134,6 @@ impl FlowTable {
         &self.config
     }
 
-    /// Does `seg` start a new connection instead of joining `conn`?
-    fn ends_before(&self, conn: &Connection, seg: &TcpSegment<'_>, ts: Timestamp) -> bool {
-        let f = seg.flags;
-        let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
-        if pure_syn && conn.closed_for_reuse() {
-            return true;
-        }
-        let idle = ts.nanos_since(conn.last_ts);
-        if conn.close_complete() && idle > self.config.close_timeout {
-            return true;
-        }
-        let same_syn = pure_syn
-            && conn.side_of(seg) == crate::findings::Side::Client
-            && conn.client_isn() == Some(seg.seq);
-        if same_syn && conn.unanswered_attempt() {
-            // A SYN retransmission joins its attempt however late it comes.
-            return false;
-        }
-        if idle > self.config.idle_timeout {
-            return true;
-        }
-        if conn.unanswered_attempt() {
-            if let Some(syn_ts) = conn.last_syn_ts() {
-                if ts.nanos_since(syn_ts) >= self.config.attempt_timeout {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
     /// Feeds one segment; connections that end are handed to `emit`.
     pub fn segment(
         &mut self,
@@ -144,41 +144,39 @@ impl FlowTable {
     ) {
         self.maybe_sweep(ts, emit);
         let key = FlowKey::of(seg);
+        // One hash lookup on the common path: the segment joins its connection.
         let mut previous = None;
-        if let Some(conn) = self.live.get(&key) {
-            if self.ends_before(conn, seg, ts) {
-                if let Some(old) = self.live.remove(&key) {
-                    previous = Some(old.previous_use());
-                    emit(old);
-                }
+        if let Some(conn) = self.live.get_mut(&key) {
+            if !ends_before(&self.config, conn, seg, ts) {
+                conn.process(frame, ts, seg);
+                return;
             }
-        }
-        if previous.is_none() && !self.live.contains_key(&key) {
+            if let Some(old) = self.live.remove(&key) {
+                previous = Some(old.previous_use());
+                emit(*old);
+            }
+        } else {
             previous = self.recent.get(&key).copied();
             if self.live.len() >= self.config.max_connections {
                 self.evict(emit);
             }
         }
-        match self.live.entry(key) {
-            Entry::Occupied(mut o) => o.get_mut().process(frame, ts, seg),
-            Entry::Vacant(v) => {
-                let (client, server) = roles(seg);
-                let id = self.next_id;
-                self.next_id += 1;
-                self.started += 1;
-                let conn = v.insert(Connection::new(
-                    id,
-                    frame,
-                    ts,
-                    seg,
-                    client,
-                    server,
-                    previous,
-                    &self.config,
-                ));
-                conn.process(frame, ts, seg);
-            }
-        }
+        let (client, server) = roles(seg);
+        let id = self.next_id;
+        self.next_id += 1;
+        self.started += 1;
+        let mut conn = Box::new(Connection::new(
+            id,
+            frame,
+            ts,
+            seg,
+            client,
+            server,
+            previous,
+            &self.config,
+        ));
+        conn.process(frame, ts, seg);
+        self.live.insert(key, conn);
     }
 
     fn remember(&mut self, key: FlowKey, conn: &Connection) {
@@ -213,7 +211,7 @@ impl FlowTable {
         for &(_, _, k) in &expired {
             if let Some(c) = self.live.remove(&k) {
                 self.remember(k, &c);
-                emit(c);
+                emit(*c);
             }
         }
         self.scratch = expired;
@@ -235,7 +233,7 @@ impl FlowTable {
             if let Some(mut c) = self.live.remove(&k) {
                 c.evicted = true;
                 self.evicted += 1;
-                emit(c);
+                emit(*c);
             }
         }
         self.scratch = victims;
@@ -243,10 +241,10 @@ impl FlowTable {
 
     /// End of input: every live connection ends, in order of id.
     pub fn finish_all(&mut self, emit: &mut dyn FnMut(Connection)) {
-        let mut all: Vec<Connection> = self.live.drain().map(|(_, c)| c).collect();
+        let mut all: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
         all.sort_unstable_by_key(|c| c.id);
         for c in all {
-            emit(c);
+            emit(*c);
         }
         self.recent.clear();
     }

@@ -953,7 +953,11 @@ impl Connection {
                 let acked_peer = self.peer(from).acked_peer_fin;
                 // Sent before the peer's FIN arrived: both sides are closing at once
                 // (RFC 9293 §3.6, figure 13).
-                let simultaneous = peer_fin_sent && !acked_peer;
+                // (A side that acknowledged the FIN's own number did receive it: that is
+                // fin_not_counted, not a simultaneous close.)
+                let simultaneous = peer_fin_sent
+                    && !acked_peer
+                    && self.peer(from).acked_fin_seq_frame.is_none();
                 if simultaneous {
                     self.simultaneous_close = true;
                 }

@@ -1,0 +1,243 @@
+//! The command line: formats, exit codes, messages, standard input.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+}
+
+fn tcpshake() -> Command {
+    Command::cargo_bin("tcpshake").unwrap()
+}
+
+fn json(args: &[&str], file: &str) -> Value {
+    let out = tcpshake()
+        .arg("analyze")
+        .args(args)
+        .arg(testdata(file))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn json_connection_has_every_documented_field() {
+    let v = json(&["--format", "json"], "handshake-graceful.pcap");
+    let c = &v["connections"][0];
+    for key in [
+        "id", "file", "client", "server", "first_frame", "last_frame", "start", "duration",
+        "handshake", "close", "closed_by", "client_state", "server_state", "conn_state",
+        "history", "completeness", "packets", "payload_bytes", "handshake_rtt", "anomalies",
+    ] {
+        assert!(c.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(c["client"], "10.0.0.1:40000");
+    assert_eq!(c["server"], "10.0.0.2:80");
+    assert_eq!(c["closed_by"], "client");
+    assert_eq!(c["client_state"], "TIME-WAIT");
+    assert_eq!(c["server_state"], "CLOSED");
+    assert_eq!(c["conn_state"], "SF");
+    assert_eq!(c["history"], "ShADadFf");
+    assert_eq!(c["completeness"], 31);
+    assert_eq!(c["packets"]["client"], 6);
+    assert_eq!(c["packets"]["server"], 5);
+    assert_eq!(c["payload_bytes"]["client"], 100);
+    assert_eq!(c["payload_bytes"]["server"], 1000);
+    assert_eq!(c["start"].as_f64(), Some(1_704_067_200.0));
+    assert!((c["duration"].as_f64().unwrap() - 0.010).abs() < 1e-9);
+    assert!((c["handshake_rtt"]["syn_to_synack"].as_f64().unwrap() - 0.001).abs() < 1e-9);
+    assert!((c["handshake_rtt"]["synack_to_ack"].as_f64().unwrap() - 0.001).abs() < 1e-9);
+    let f = &v["files"][0];
+    assert_eq!(f["format"], "pcap");
+    assert_eq!(f["link_types"], serde_json::json!([1]));
+    assert_eq!(f["tcp_segments"], 11);
+    assert_eq!(f["non_tcp"], 0);
+    assert_eq!(f["first_ts"].as_f64(), Some(1_704_067_200.0));
+    assert_eq!(v["summary"]["handshake"]["complete"], 1);
+    assert_eq!(v["summary"]["close"]["graceful"], 1);
+}
+
+#[test]
+fn finding_carries_raw_expected_and_actual_values() {
+    let v = json(&["--format", "json"], "synack-wrong-ack.pcap");
+    let a = &v["connections"][0]["anomalies"][0];
+    assert_eq!(a["kind"], "synack_wrong_ack");
+    assert_eq!(a["severity"], "error");
+    assert_eq!(a["frame"], 2);
+    assert_eq!(a["from"], "server");
+    assert_eq!(a["expected"], 1001);
+    assert_eq!(a["actual"], 1000);
+    let msg = a["message"].as_str().unwrap();
+    assert!(msg.contains("expected") && msg.contains("frame 2"), "{msg}");
+}
+
+#[test]
+fn snaplen_and_padding_do_not_change_lengths() {
+    for file in ["snaplen96.pcap", "ethernet-padding.pcap", "snaplen-options.pcap"] {
+        let v = json(&["--format", "json"], file);
+        let c = &v["connections"][0];
+        assert_eq!(c["payload_bytes"]["client"], 100, "{file}");
+        assert_eq!(c["payload_bytes"]["server"], 1000, "{file}");
+    }
+}
+
+#[test]
+fn pcapng_interfaces_link_types_and_time_resolution() {
+    let v = json(&["--format", "json"], "two-interfaces.pcapng");
+    let f = &v["files"][0];
+    assert_eq!(f["format"], "pcapng");
+    assert_eq!(f["link_types"], serde_json::json!([1, 228, 113]));
+    let mut starts: Vec<f64> = v["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["start"].as_f64().unwrap() - 1_704_067_200.0)
+        .collect();
+    starts.sort_by(f64::total_cmp);
+    assert!((starts[0] - 0.0).abs() < 1e-6);
+    assert!((starts[1] - 0.0005).abs() < 1e-6, "ns interface with offset: {}", starts[1]);
+    assert!((starts[2] - 1.0).abs() < 1e-5, "2^-20 s interface: {}", starts[2]);
+}
+
+#[test]
+fn fragments_and_unsupported_links_are_counted() {
+    let v = json(&["--format", "json"], "fragments.pcap");
+    assert_eq!(v["files"][0]["ip_fragments"], 2);
+    assert_eq!(v["files"][0]["non_tcp"], 2);
+    let v = json(&["--format", "json"], "unsupported-link.pcap");
+    assert_eq!(v["files"][0]["unsupported_link_types"]["147"], 3);
+    assert_eq!(v["connections"], serde_json::json!([]));
+}
+
+#[test]
+fn unreadable_files_exit_2_naming_file_and_reason() {
+    for (file, reason) in [
+        ("empty.pcap", "empty"),
+        ("not-a-capture.pcap", "not a pcap or pcapng"),
+        ("cut-header.pcap", "cut short"),
+        ("does-not-exist.pcap", "cannot open"),
+    ] {
+        let out = tcpshake().arg("analyze").arg(testdata(file)).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(file) && err.contains(reason), "{file}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+}
+
+#[test]
+fn a_bad_file_among_good_ones_still_reports_the_good_ones() {
+    let out = tcpshake()
+        .args(["analyze", "--format", "json"])
+        .arg(testdata("handshake-graceful.pcap"))
+        .arg(testdata("empty.pcap"))
+        .arg(testdata("refused.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    assert_eq!(v["connections"].as_array().unwrap().len(), 2);
+    let ids: Vec<u64> = v["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![1, 2], "ids are unique across files");
+}
+
+#[test]
+fn truncated_file_is_reported_and_succeeds() {
+    let out = tcpshake()
+        .args(["analyze"])
+        .arg(testdata("truncated.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("truncated"), "{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("truncated"), "{text}");
+}
+
+#[test]
+fn standard_input_is_read_with_dash() {
+    let bytes = std::fs::read(testdata("clean.pcap.gz")).unwrap();
+    let out = tcpshake()
+        .args(["analyze", "--format", "jsonl", "-"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["record"], "connection");
+    assert_eq!(lines[0]["handshake"], "complete");
+    assert_eq!(lines[1]["record"], "file");
+    assert_eq!(lines[1]["path"], "-");
+    assert_eq!(lines[1]["gzip"], true);
+    assert_eq!(lines[2]["record"], "summary");
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn csv_has_a_header_and_a_row_per_connection() {
+    let out = tcpshake()
+        .args(["analyze", "--format", "csv"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("id,file,client,server,"));
+    assert_eq!(lines.len(), 6);
+    assert!(lines.iter().any(|l| l.contains(",refused,none,")));
+    assert!(lines.iter().any(|l| l.contains("fin_not_counted@26")));
+}
+
+#[test]
+fn table_lists_findings_in_words_and_all_lists_everything() {
+    let out = tcpshake().arg("analyze").arg(testdata("mixed.pcap")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Connections with findings"));
+    assert!(text.contains("synack_wrong_ack"));
+    assert!(text.contains("expected the SYN-ACK to acknowledge 1"));
+    assert!(!text.contains("#1 "), "the clean connection is not listed without --all");
+    let out = tcpshake()
+        .args(["analyze", "--all"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("#1 192.168.1.10:51000 → 192.168.1.20:443"));
+}
+
+#[test]
+fn max_connections_evicts_and_counts() {
+    let v = json(&["--format", "json", "--max-connections", "1"], "invalid-flags.pcap");
+    assert_eq!(v["files"][0]["evicted_connections"], 3);
+    let evicted = v["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["evicted"] == true)
+        .count();
+    assert_eq!(evicted, 3);
+}
+
+#[test]
+fn bad_duration_is_a_usage_error() {
+    let out = tcpshake()
+        .args(["analyze", "--idle-timeout", "soon"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
+}
