@@ -5,7 +5,6 @@
 //! Run: cargo bench --bench pipeline
 
 #[path = "../tests/fixtures/build.rs"]
-#[allow(dead_code)]
 mod build;
 
 #[path = "workload.rs"]
@@ -23,7 +22,12 @@ use tcpshake::judge::Config;
 fn bench(c: &mut Criterion) {
     let bytes: &'static [u8] = Box::leak(workload::capture().into_boxed_slice());
     let mut frames = 0u64;
-    read_capture(Path::new("bench"), Cursor::new(bytes), &mut |_: &Frame<'_>| frames += 1).unwrap();
+    read_capture(Path::new("bench"), Cursor::new(bytes), &mut |_: &Frame<
+        '_,
+    >| {
+        frames += 1
+    })
+    .unwrap();
     eprintln!(
         "bench capture: {frames} frames, {:.1} MB ({:.1} bytes/frame)",
         bytes.len() as f64 / 1e6,
@@ -35,7 +39,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("read", |b| {
         b.iter(|| {
             let mut n = 0u64;
-            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<'_>| {
+            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<
+                '_,
+            >| {
                 n += f.data.len() as u64
             })
             .unwrap();
@@ -45,7 +51,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("read+decode", |b| {
         b.iter(|| {
             let mut n = 0u64;
-            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<'_>| {
+            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<
+                '_,
+            >| {
                 if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
                     n += s.payload_len as u64;
                 }
@@ -62,7 +70,9 @@ fn bench(c: &mut Criterion) {
                 black_box(c.finish("bench"));
                 conns += 1;
             };
-            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<'_>| {
+            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<
+                '_,
+            >| {
                 if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
                     table.segment(f.number, f.ts, &s, &mut emit);
                 }

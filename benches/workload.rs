@@ -42,4 +42,3 @@ pub fn capture() -> Vec<u8> {
     }
     w.into_inner()
 }
-

@@ -6,12 +6,12 @@
 //! → [`flow`] (segments grouped into connections) → [`judge`] (per-connection
 //! state machines, verdicts and [`findings`]) → [`report`] (table, JSON, CSV).
 
+pub mod analyze;
 pub mod capture;
 pub mod decode;
-pub mod seq;
-pub mod findings;
-pub mod judge;
-pub mod flow;
-pub mod analyze;
-pub mod report;
 pub mod duration;
+pub mod findings;
+pub mod flow;
+pub mod judge;
+pub mod report;
+pub mod seq;

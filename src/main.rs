@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use tcpshake::analyze::{self, FileReport, Progress};
 use tcpshake::duration::parse_duration;
 use tcpshake::judge::Config;
-use tcpshake::report::{CsvReporter, JsonReporter, JsonlReporter, Reporter, Summary, TableReporter};
+use tcpshake::report::{
+    CsvReporter, JsonReporter, JsonlReporter, Reporter, Summary, TableReporter,
+};
 
 #[derive(Parser)]
 #[command(
@@ -178,10 +180,10 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             &mut next_id,
             &mut |c| {
                 summary.add(&c);
-                if write_error.is_none() {
-                    if let Err(e) = reporter.connection(&c) {
-                        write_error = Some(e);
-                    }
+                if write_error.is_none()
+                    && let Err(e) = reporter.connection(&c)
+                {
+                    write_error = Some(e);
                 }
             },
             &mut spinner,

@@ -5,7 +5,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 fn tcpshake() -> Command {
@@ -19,7 +21,11 @@ fn json(args: &[&str], file: &str) -> Value {
         .arg(testdata(file))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -28,9 +34,26 @@ fn json_connection_has_every_documented_field() {
     let v = json(&["--format", "json"], "handshake-graceful.pcap");
     let c = &v["connections"][0];
     for key in [
-        "id", "file", "client", "server", "first_frame", "last_frame", "start", "duration",
-        "handshake", "close", "closed_by", "client_state", "server_state", "conn_state",
-        "history", "completeness", "packets", "payload_bytes", "handshake_rtt", "anomalies",
+        "id",
+        "file",
+        "client",
+        "server",
+        "first_frame",
+        "last_frame",
+        "start",
+        "duration",
+        "handshake",
+        "close",
+        "closed_by",
+        "client_state",
+        "server_state",
+        "conn_state",
+        "history",
+        "completeness",
+        "packets",
+        "payload_bytes",
+        "handshake_rtt",
+        "anomalies",
     ] {
         assert!(c.get(key).is_some(), "missing {key}");
     }
@@ -76,7 +99,11 @@ fn finding_carries_raw_expected_and_actual_values() {
 
 #[test]
 fn snaplen_and_padding_do_not_change_lengths() {
-    for file in ["snaplen96.pcap", "ethernet-padding.pcap", "snaplen-options.pcap"] {
+    for file in [
+        "snaplen96.pcap",
+        "ethernet-padding.pcap",
+        "snaplen-options.pcap",
+    ] {
         let v = json(&["--format", "json"], file);
         let c = &v["connections"][0];
         assert_eq!(c["payload_bytes"]["client"], 100, "{file}");
@@ -98,8 +125,16 @@ fn pcapng_interfaces_link_types_and_time_resolution() {
         .collect();
     starts.sort_by(f64::total_cmp);
     assert!((starts[0] - 0.0).abs() < 1e-6);
-    assert!((starts[1] - 0.0005).abs() < 1e-6, "ns interface with offset: {}", starts[1]);
-    assert!((starts[2] - 1.0).abs() < 1e-5, "2^-20 s interface: {}", starts[2]);
+    assert!(
+        (starts[1] - 0.0005).abs() < 1e-6,
+        "ns interface with offset: {}",
+        starts[1]
+    );
+    assert!(
+        (starts[2] - 1.0).abs() < 1e-5,
+        "2^-20 s interface: {}",
+        starts[2]
+    );
 }
 
 #[test]
@@ -120,7 +155,11 @@ fn unreadable_files_exit_2_naming_file_and_reason() {
         ("cut-header.pcap", "cut short"),
         ("does-not-exist.pcap", "cannot open"),
     ] {
-        let out = tcpshake().arg("analyze").arg(testdata(file)).output().unwrap();
+        let out = tcpshake()
+            .arg("analyze")
+            .arg(testdata(file))
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{file}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(file) && err.contains(reason), "{file}: {err}");
@@ -203,12 +242,19 @@ fn csv_has_a_header_and_a_row_per_connection() {
 
 #[test]
 fn table_lists_findings_in_words_and_all_lists_everything() {
-    let out = tcpshake().arg("analyze").arg(testdata("mixed.pcap")).output().unwrap();
+    let out = tcpshake()
+        .arg("analyze")
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Connections with findings"));
     assert!(text.contains("synack_wrong_ack"));
     assert!(text.contains("expected the SYN-ACK to acknowledge 1"));
-    assert!(!text.contains("#1 "), "the clean connection is not listed without --all");
+    assert!(
+        !text.contains("#1 "),
+        "the clean connection is not listed without --all"
+    );
     let out = tcpshake()
         .args(["analyze", "--all"])
         .arg(testdata("mixed.pcap"))
@@ -220,7 +266,10 @@ fn table_lists_findings_in_words_and_all_lists_everything() {
 
 #[test]
 fn max_connections_evicts_and_counts() {
-    let v = json(&["--format", "json", "--max-connections", "1"], "invalid-flags.pcap");
+    let v = json(
+        &["--format", "json", "--max-connections", "1"],
+        "invalid-flags.pcap",
+    );
     assert_eq!(v["files"][0]["evicted_connections"], 3);
     let evicted = v["connections"]
         .as_array()

@@ -69,10 +69,8 @@ fn zeek_conn_state_and_history() {
     let mut bare: HashMap<String, Vec<u16>> = HashMap::new();
     for line in traces.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() > 9 {
-            if cols[9].contains(" -b ") {
-                bare.insert(cols[0].to_string(), bare_mode_ports(cols[9]));
-            }
+        if cols.len() > 9 && cols[9].contains(" -b ") {
+            bare.insert(cols[0].to_string(), bare_mode_ports(cols[9]));
         }
     }
     let mut rows: Vec<Row> = Vec::new();
@@ -118,11 +116,16 @@ fn zeek_conn_state_and_history() {
                     && (c.start.as_secs_f64() - row.ts).abs() < 0.001
             });
             let Some(i) = found else {
-                if trace.contains("tunnels/gtp") || (trace.contains("Teredo") && row.orig.contains('[')) {
+                if trace.contains("tunnels/gtp")
+                    || (trace.contains("Teredo") && row.orig.contains('['))
+                {
                     tunnel += 1;
                 } else {
                     unmatched += 1;
-                    disagreements.push(format!("{trace} {} {} {}: no such connection", row.ts, row.orig, row.resp));
+                    disagreements.push(format!(
+                        "{trace} {} {} {}: no such connection",
+                        row.ts, row.orig, row.resp
+                    ));
                 }
                 continue;
             };
@@ -141,14 +144,24 @@ fn zeek_conn_state_and_history() {
                 if !ok {
                     disagreements.push(format!(
                         "{trace} {} {} {}: conn_state {} (Zeek {}), history {} (Zeek {})",
-                        row.ts, row.orig, row.resp, c.conn_state, row.conn_state, c.history, row.history
+                        row.ts,
+                        row.orig,
+                        row.resp,
+                        c.conn_state,
+                        row.conn_state,
+                        c.history,
+                        row.history
                     ));
                 }
             }
             if row.history != "-" && !llc {
                 hist_n += 1;
                 // Zeek's 'g' (reassembly gap) and 'X' (analysis limit) are not wire events.
-                let zeek_hist: String = row.history.chars().filter(|ch| !matches!(ch, 'g' | 'G' | 'X')).collect();
+                let zeek_hist: String = row
+                    .history
+                    .chars()
+                    .filter(|ch| !matches!(ch, 'g' | 'G' | 'X'))
+                    .collect();
                 let ok = c.history == zeek_hist;
                 hist_ok += ok as u32;
                 if !ok && row.conn_state == c.conn_state {
@@ -163,12 +176,21 @@ fn zeek_conn_state_and_history() {
     for d in &disagreements {
         println!("disagreement: {d}");
     }
-    let pct = |a: u32, b: u32| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    let pct = |a: u32, b: u32| {
+        if b == 0 {
+            100.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
     println!(
         "zeek conformance: conn_state {state_ok}/{state_n} rows ({:.1}%), history {hist_ok}/{hist_n} rows ({:.1}%); llc.pcap conn_state {llc_ok}/{llc_n}; unmatched {unmatched}; tunnelled rows skipped {tunnel}",
         pct(state_ok, state_n),
         pct(hist_ok, hist_n)
     );
-    assert!(pct(state_ok, state_n) >= 95.0, "conn_state agreement below 95%");
+    assert!(
+        pct(state_ok, state_n) >= 95.0,
+        "conn_state agreement below 95%"
+    );
     assert!(pct(hist_ok, hist_n) >= 90.0, "history agreement below 90%");
 }

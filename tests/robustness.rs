@@ -9,7 +9,9 @@ use tcpshake::decode::{Decoded, decode};
 use tcpshake::flow::FlowTable;
 use tcpshake::judge::Config;
 
-const LINK_TYPES: [u32; 16] = [0, 1, 9, 10, 12, 14, 50, 101, 108, 113, 147, 228, 229, 276, 105, 127];
+const LINK_TYPES: [u32; 16] = [
+    0, 1, 9, 10, 12, 14, 50, 101, 108, 113, 147, 228, 229, 276, 105, 127,
+];
 
 fn run_pipeline(bytes: Vec<u8>) {
     let mut table = FlowTable::new(Config::default(), 1);
@@ -33,11 +35,12 @@ fn seed_capture() -> Vec<u8> {
 }
 
 fn seed_pcapng() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/two-interfaces.pcapng")).unwrap()
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/two-interfaces.pcapng"))
+        .unwrap()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(500))]
 
     #[test]
     fn decoder_never_panics(lt in proptest::sample::select(LINK_TYPES.to_vec()), data in proptest::collection::vec(any::<u8>(), 0..200)) {

@@ -8,7 +8,9 @@ use serde_json::Value;
 use std::path::Path;
 
 fn testdata(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 #[test]
@@ -39,7 +41,11 @@ fn analyze_json(path: &Path) -> (i32, Value, String) {
         .unwrap();
     let code = out.status.code().unwrap_or(-1);
     let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (code, json, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        code,
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -51,7 +57,10 @@ fn every_capture_gives_its_expected_verdict() {
         let e = &f.expect;
         let mut problems = Vec::new();
         if code != e.exit_code {
-            problems.push(format!("exit code {code}, expected {} ({stderr})", e.exit_code));
+            problems.push(format!(
+                "exit code {code}, expected {} ({stderr})",
+                e.exit_code
+            ));
         }
         if e.exit_code == 0 {
             let file = &json["files"][0];
@@ -96,7 +105,10 @@ fn every_capture_gives_its_expected_verdict() {
                 .map(|d| format!("{}@{}", d["reason"].as_str().unwrap_or("?"), d["frame"]))
                 .collect();
             if errors != e.decode_errors {
-                problems.push(format!("decode errors {errors:?}, expected {:?}", e.decode_errors));
+                problems.push(format!(
+                    "decode errors {errors:?}, expected {:?}",
+                    e.decode_errors
+                ));
             }
         }
         if !problems.is_empty() {

@@ -6,10 +6,10 @@ mod reader;
 mod time;
 mod writer;
 
+pub use reader::FrameSink;
 pub use reader::{CaptureFormat, CaptureSummary, read_capture, read_path};
 pub use time::Timestamp;
 pub use writer::{PcapWriter, PcapngWriter};
-pub use reader::FrameSink;
 
 use std::path::PathBuf;
 

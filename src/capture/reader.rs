@@ -160,7 +160,10 @@ pub fn read_capture<R: Read + Send + 'static>(
 
 /// Reads up to `n` bytes without losing them: returns them and a reader that
 /// yields them again followed by the rest.
-fn peek<R: Read>(mut src: R, n: usize) -> io::Result<(Vec<u8>, io::Chain<Cursor<Vec<u8>>, R>)> {
+/// The bytes read ahead, and a reader that yields them again before the rest.
+type Peeked<R> = (Vec<u8>, io::Chain<Cursor<Vec<u8>>, R>);
+
+fn peek<R: Read>(mut src: R, n: usize) -> io::Result<Peeked<R>> {
     let mut head = vec![0u8; n];
     let mut got = 0;
     while got < n {

@@ -26,8 +26,20 @@ impl<W: Write> PcapWriter<W> {
     ) -> io::Result<Self> {
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
         let mut h = Vec::with_capacity(24);
-        let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
-        let u16b = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let u32b = |v: u32| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let u16b = |v: u16| {
+            if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         h.extend_from_slice(&u32b(magic));
         h.extend_from_slice(&u16b(2));
         h.extend_from_slice(&u16b(4));
@@ -136,7 +148,13 @@ impl<W: Write> PcapngWriter<W> {
 
     /// Declares an interface; returns its id. `tsresol` is the pcapng option
     /// byte (6 = µs, 9 = ns); `tsoffset` is in seconds.
-    pub fn interface(&mut self, link_type: u16, snaplen: u32, tsresol: u8, tsoffset: i64) -> io::Result<u32> {
+    pub fn interface(
+        &mut self,
+        link_type: u16,
+        snaplen: u32,
+        tsresol: u8,
+        tsoffset: i64,
+    ) -> io::Result<u32> {
         let mut body = Vec::new();
         body.extend_from_slice(&self.u16b(link_type));
         body.extend_from_slice(&self.u16b(0));
@@ -170,8 +188,18 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// An enhanced packet block on interface `if_id`.
-    pub fn packet(&mut self, if_id: u32, ts: Timestamp, data: &[u8], orig_len: u32) -> io::Result<()> {
-        let (units, offset) = self.interfaces.get(if_id as usize).copied().unwrap_or((1_000_000, 0));
+    pub fn packet(
+        &mut self,
+        if_id: u32,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+    ) -> io::Result<()> {
+        let (units, offset) = self
+            .interfaces
+            .get(if_id as usize)
+            .copied()
+            .unwrap_or((1_000_000, 0));
         let rel = ts.0 as i128 - offset as i128 * 1_000_000_000;
         let t = (rel * units as i128 / 1_000_000_000).max(0) as u64;
         let mut body = Vec::with_capacity(20 + data.len());

@@ -47,13 +47,17 @@ pub enum DecodeError {
     },
     #[error("IPv4 header length (IHL) {ihl} < 5 at byte {offset}")]
     Ipv4IhlTooSmall { offset: usize, ihl: u8 },
-    #[error("IPv4 total length {total_len} is shorter than its {header_len}-byte header at byte {offset}")]
+    #[error(
+        "IPv4 total length {total_len} is shorter than its {header_len}-byte header at byte {offset}"
+    )]
     Ipv4TotalLenTooSmall {
         offset: usize,
         total_len: u16,
         header_len: u16,
     },
-    #[error("IPv6 extension headers ({ext_len} bytes) overrun the payload length {payload_len} at byte {offset}")]
+    #[error(
+        "IPv6 extension headers ({ext_len} bytes) overrun the payload length {payload_len} at byte {offset}"
+    )]
     Ipv6ExtensionsOverrun {
         offset: usize,
         ext_len: usize,
@@ -63,7 +67,9 @@ pub enum DecodeError {
     Ipv6Jumbogram { offset: usize },
     #[error("TCP data offset {data_offset} < 5 at byte {offset}")]
     TcpDataOffsetTooSmall { offset: usize, data_offset: u8 },
-    #[error("TCP header ({header_len} bytes) longer than the IP payload ({ip_payload} bytes) at byte {offset}")]
+    #[error(
+        "TCP header ({header_len} bytes) longer than the IP payload ({ip_payload} bytes) at byte {offset}"
+    )]
     TcpHeaderBeyondIpPayload {
         offset: usize,
         header_len: u16,
@@ -95,7 +101,12 @@ impl DecodeError {
         }
     }
 
-    pub(crate) fn truncated(layer: Layer, offset: usize, needed: usize, data: &[u8]) -> DecodeError {
+    pub(crate) fn truncated(
+        layer: Layer,
+        offset: usize,
+        needed: usize,
+        data: &[u8],
+    ) -> DecodeError {
         DecodeError::Truncated {
             layer,
             offset,

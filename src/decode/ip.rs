@@ -1,8 +1,8 @@
 //! IPv4 and IPv6 (with extension headers).
 
+use super::Decoded;
 use super::error::{DecodeError, Layer};
 use super::tcp::decode_tcp;
-use super::Decoded;
 use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice};
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -56,7 +56,11 @@ impl std::str::FromStr for IpAddress {
     }
 }
 
-pub(crate) fn decode_ipv4(data: &[u8], off: usize, snapped: bool) -> Result<Decoded<'_>, DecodeError> {
+pub(crate) fn decode_ipv4(
+    data: &[u8],
+    off: usize,
+    snapped: bool,
+) -> Result<Decoded<'_>, DecodeError> {
     let rest = &data[off.min(data.len())..];
     let ip = Ipv4HeaderSlice::from_slice(rest).map_err(|e| {
         use etherparse::err::ipv4::{HeaderError, HeaderSliceError};
@@ -105,7 +109,11 @@ pub(crate) fn decode_ipv4(data: &[u8], off: usize, snapped: bool) -> Result<Deco
     .map(Decoded::Tcp)
 }
 
-pub(crate) fn decode_ipv6(data: &[u8], off: usize, snapped: bool) -> Result<Decoded<'_>, DecodeError> {
+pub(crate) fn decode_ipv6(
+    data: &[u8],
+    off: usize,
+    snapped: bool,
+) -> Result<Decoded<'_>, DecodeError> {
     let rest = &data[off.min(data.len())..];
     let ip = Ipv6HeaderSlice::from_slice(rest).map_err(|e| {
         use etherparse::err::ipv6::{HeaderError, HeaderSliceError};
@@ -186,4 +194,3 @@ pub(crate) fn decode_ipv6(data: &[u8], off: usize, snapped: bool) -> Result<Deco
     )
     .map(Decoded::Tcp)
 }
-

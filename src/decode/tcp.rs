@@ -26,13 +26,19 @@ pub(crate) fn decode_tcp(
             });
         }
     }
-    if snapped && rest.len() >= 20 && (rest[12] >> 4) as usize * 4 > rest.len() && rest[12] >> 4 >= 5 {
+    if snapped
+        && rest.len() >= 20
+        && (rest[12] >> 4) as usize * 4 > rest.len()
+        && rest[12] >> 4 >= 5
+    {
         return decode_cut_options(rest, ip_payload, src, dst, off);
     }
     let tcp = TcpHeaderSlice::from_slice(rest).map_err(|e| {
         use etherparse::err::tcp::{HeaderError, HeaderSliceError};
         match e {
-            HeaderSliceError::Len(l) => DecodeError::truncated(Layer::Tcp, off, l.required_len, data),
+            HeaderSliceError::Len(l) => {
+                DecodeError::truncated(Layer::Tcp, off, l.required_len, data)
+            }
             HeaderSliceError::Content(HeaderError::DataOffsetTooSmall { data_offset }) => {
                 DecodeError::TcpDataOffsetTooSmall {
                     offset: off,
@@ -199,13 +205,21 @@ pub enum TcpOption<'a> {
     SackPermitted,
     /// Raw SACK blocks, 8 bytes each.
     Sack(&'a [u8]),
-    Timestamps { value: u32, echo: u32 },
+    Timestamps {
+        value: u32,
+        echo: u32,
+    },
     /// TCP Fast Open cookie (kind 34, or the experimental 254/0xF989); empty = cookie request.
     FastOpenCookie(&'a [u8]),
     Mptcp(&'a [u8]),
-    Unknown { kind: u8, data: &'a [u8] },
+    Unknown {
+        kind: u8,
+        data: &'a [u8],
+    },
     /// The option list ended in a malformed option; the walk stopped here.
-    Malformed { kind: u8 },
+    Malformed {
+        kind: u8,
+    },
 }
 
 /// Walks the option bytes; unknown kinds are skipped by their length, and a
@@ -298,7 +312,7 @@ mod tests {
     fn walker_skips_unknown_kinds_and_stops_on_broken_length() {
         let bytes = [
             2, 4, 0x05, 0xb4, // MSS 1460
-            1, // NOP
+            1,    // NOP
             99, 4, 0xaa, 0xbb, // unknown kind 99
             30, 4, 0x10, 0x00, // MPTCP
             3, 3, 7, // WS 7
@@ -324,7 +338,10 @@ mod tests {
 
     #[test]
     fn flags_display_like_wireshark() {
-        assert_eq!(TcpFlags(TcpFlags::SYN | TcpFlags::ACK).to_string(), "SYN, ACK");
+        assert_eq!(
+            TcpFlags(TcpFlags::SYN | TcpFlags::ACK).to_string(),
+            "SYN, ACK"
+        );
         assert_eq!(TcpFlags(0).to_string(), "<none>");
     }
 }

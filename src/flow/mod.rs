@@ -55,7 +55,11 @@ pub fn roles(seg: &TcpSegment<'_>) -> (Endpoint, Endpoint) {
         (false, true) => false,
         _ => sp < dp,
     };
-    if src_is_server { (dst, src) } else { (src, dst) }
+    if src_is_server {
+        (dst, src)
+    } else {
+        (src, dst)
+    }
 }
 
 /// Does `seg` start a new connection instead of joining `conn`?
@@ -79,12 +83,11 @@ fn ends_before(config: &Config, conn: &Connection, seg: &TcpSegment<'_>, ts: Tim
     if idle > config.idle_timeout {
         return true;
     }
-    if conn.unanswered_attempt() {
-        if let Some(syn_ts) = conn.last_syn_ts() {
-            if ts.nanos_since(syn_ts) >= config.attempt_timeout {
-                return true;
-            }
-        }
+    if conn.unanswered_attempt()
+        && let Some(syn_ts) = conn.last_syn_ts()
+        && ts.nanos_since(syn_ts) >= config.attempt_timeout
+    {
+        return true;
     }
     false
 }
@@ -224,7 +227,8 @@ impl FlowTable {
             .extend(self.live.iter().map(|(k, c)| (c.last_ts, c.id, *k)));
         let n = (self.scratch.len() / 16).max(1);
         if n < self.scratch.len() {
-            self.scratch.select_nth_unstable_by_key(n, |&(t, id, _)| (t, id));
+            self.scratch
+                .select_nth_unstable_by_key(n, |&(t, id, _)| (t, id));
         }
         self.scratch.truncate(n);
         self.scratch.sort_unstable_by_key(|&(_, id, _)| id);

@@ -103,7 +103,6 @@ impl Peer {
             last_ts: None,
         }
     }
-
 }
 
 /// What the previous connection on the same 4-tuple left behind.
@@ -279,8 +278,15 @@ impl Connection {
         conn
     }
 
-    fn note_reuse(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, prev: PreviousUse, config: &super::Config) {
-        if !(seg.flags.syn() && !seg.flags.ack()) {
+    fn note_reuse(
+        &mut self,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        prev: PreviousUse,
+        config: &super::Config,
+    ) {
+        if !seg.flags.syn() || seg.flags.ack() {
             return;
         }
         // The same SYN again after a refusal is a retry of that attempt, not a reuse.
@@ -343,7 +349,8 @@ impl Connection {
     }
 
     pub fn handshake_done(&self) -> bool {
-        self.final_ack.is_some() || (self.c.state.is_synchronized() && self.s.state.is_synchronized())
+        self.final_ack.is_some()
+            || (self.c.state.is_synchronized() && self.s.state.is_synchronized())
     }
 
     /// Either side has sent a FIN or an accepted RST: a new SYN starts a new connection.
@@ -407,12 +414,18 @@ impl Connection {
         }
 
         if let Some(what) = invalid_combination(f) {
-            self.push(Finding::new(
-                K::InvalidFlags,
-                frame,
-                from,
-                format!("{from} sent a segment with {what} [{f}] at frame {frame}"),
-            ).values(Value::Text("a valid flag combination".into()), Value::Text(f.to_string())));
+            self.push(
+                Finding::new(
+                    K::InvalidFlags,
+                    frame,
+                    from,
+                    format!("{from} sent a segment with {what} [{f}] at frame {frame}"),
+                )
+                .values(
+                    Value::Text("a valid flag combination".into()),
+                    Value::Text(f.to_string()),
+                ),
+            );
             // Such a segment says nothing trustworthy about the connection's state.
             return;
         }
@@ -496,7 +509,11 @@ impl Connection {
                     self.c.base = Some(seg.seq);
                     self.c.last_syn_ts = Some(ts);
                     self.c.syn_data_len = seg.payload_len;
-                    self.c.tfo = seg.payload_len > 0 || seg.options().fast_open_cookie().is_some_and(|c| !c.is_empty());
+                    self.c.tfo = seg.payload_len > 0
+                        || seg
+                            .options()
+                            .fast_open_cookie()
+                            .is_some_and(|c| !c.is_empty());
                     self.c.wscale = seg.options().window_scale();
                     self.c.sent_syn_segment = true;
                     self.c.state = State::SynSent;
@@ -510,8 +527,15 @@ impl Connection {
                             K::SynWithData,
                             frame,
                             from,
-                            format!("the SYN at frame {frame} carries {} bytes of data{}", seg.payload_len,
-                                if seg.options().fast_open_cookie().is_some() { " (TCP Fast Open)" } else { "" }),
+                            format!(
+                                "the SYN at frame {frame} carries {} bytes of data{}",
+                                seg.payload_len,
+                                if seg.options().fast_open_cookie().is_some() {
+                                    " (TCP Fast Open)"
+                                } else {
+                                    ""
+                                }
+                            ),
                         ));
                     }
                     if let Some((sa_frame, ack)) = self.pending_synack_ack.take() {
@@ -533,7 +557,10 @@ impl Connection {
                             K::SynRetransmission,
                             frame,
                             from,
-                            format!("the client sent its SYN again (same ISN {}) at frame {frame}", isn),
+                            format!(
+                                "the client sent its SYN again (same ISN {}) at frame {frame}",
+                                isn
+                            ),
                         ));
                     }
                 }
@@ -584,7 +611,10 @@ impl Connection {
                         K::UnexpectedSyn,
                         frame,
                         from,
-                        format!("the server sent a SYN (ISN {}) inside the connection at frame {frame}", seg.seq),
+                        format!(
+                            "the server sent a SYN (ISN {}) inside the connection at frame {frame}",
+                            seg.seq
+                        ),
                     ));
                     accepted = false;
                 }
@@ -597,16 +627,16 @@ impl Connection {
         if from == Side::Client {
             if self.simultaneous_open && Some(seg.seq) == self.c.isn {
                 // The client's half of a simultaneous open.
-                if let Some(sisn) = self.s.isn {
-                    if seg.ack != sisn + 1 {
-                        self.push(Finding::new(
+                if let Some(sisn) = self.s.isn
+                    && seg.ack != sisn + 1
+                {
+                    self.push(Finding::new(
                             K::SynackWrongAck,
                             frame,
                             from,
                             format!("expected the SYN-ACK to acknowledge 1 (server ISN+1, raw {}), saw {} (raw {}) at frame {frame}",
                                 sisn + 1, seg.ack.relative_to(sisn), seg.ack),
                         ).values(Value::Seq((sisn + 1).0), Value::Seq(seg.ack.0)));
-                    }
                 }
             } else if self.c.isn.is_some() {
                 self.push(Finding::new(
@@ -624,11 +654,16 @@ impl Connection {
                 K::SynWithData,
                 frame,
                 from,
-                format!("the SYN-ACK at frame {frame} carries {} bytes of data", seg.payload_len),
+                format!(
+                    "the SYN-ACK at frame {frame} carries {} bytes of data",
+                    seg.payload_len
+                ),
             ));
         }
         match self.s.isn {
-            Some(isn) if self.simultaneous_open && isn == seg.seq && self.synack_frame.is_none() => {
+            Some(isn)
+                if self.simultaneous_open && isn == seg.seq && self.synack_frame.is_none() =>
+            {
                 self.record_synack(frame, ts, seg);
             }
             None => {
@@ -714,7 +749,11 @@ impl Connection {
         }
         let isn = self.c.isn.unwrap_or_default();
         let tfo = if self.c.syn_data_len > 0 {
-            format!(" or {} with the SYN's {} data bytes", 1 + self.c.syn_data_len, self.c.syn_data_len)
+            format!(
+                " or {} with the SYN's {} data bytes",
+                1 + self.c.syn_data_len,
+                self.c.syn_data_len
+            )
         } else {
             String::new()
         };
@@ -732,7 +771,10 @@ impl Connection {
     }
 
     fn client_receives_synack(&mut self) {
-        if matches!(self.c.state, State::SynSent | State::SynReceived | State::Listen | State::Closed) {
+        if matches!(
+            self.c.state,
+            State::SynSent | State::SynReceived | State::Listen | State::Closed
+        ) {
             self.c.state = State::Established;
         }
         self.c.synchronized = true;
@@ -750,8 +792,8 @@ impl Connection {
         if to == Side::Client && self.c.state == State::SynSent && self.s.isn.is_none() {
             // RFC 9293 §3.10.7.3: in SYN-SENT a RST counts only if it acknowledges the SYN.
             let isn = self.c.isn.unwrap_or_default();
-            let ok = seg.flags.ack()
-                && (seg.ack == isn + 1 || seg.ack == isn + 1 + self.c.syn_data_len);
+            let ok =
+                seg.flags.ack() && (seg.ack == isn + 1 || seg.ack == isn + 1 + self.c.syn_data_len);
             if !ok {
                 acceptable = false;
                 why = if seg.flags.ack() {
@@ -761,12 +803,18 @@ impl Connection {
                         seg.ack
                     )
                 } else {
-                    format!("a RST without ACK cannot answer a SYN (RFC 9293 §3.10.7.3), at frame {frame}")
+                    format!(
+                        "a RST without ACK cannot answer a SYN (RFC 9293 §3.10.7.3), at frame {frame}"
+                    )
                 };
             }
         } else if let Some(rcv_nxt) = receiver.max_ack.or(sender.next_seq) {
             // RFC 5961 §3.2 / RFC 9293 §3.10.7.4: the RST's seq must fall in the receive window.
-            let wnd = if receiver.window_known { receiver.window.max(1) } else { u32::MAX / 2 };
+            let wnd = if receiver.window_known {
+                receiver.window.max(1)
+            } else {
+                u32::MAX / 2
+            };
             let ok = seg.seq == rcv_nxt
                 || Some(seg.seq) == sender.next_seq
                 || seg.seq.in_window(rcv_nxt, wnd);
@@ -783,9 +831,15 @@ impl Connection {
             }
         }
         if !acceptable {
-            let expected = receiver.max_ack.or(sender.next_seq).map(|s| s.0).unwrap_or(0);
-            self.push(Finding::new(K::RstOutOfWindow, frame, from, why)
-                .values(Value::Seq(expected), Value::Seq(seg.seq.0)));
+            let expected = receiver
+                .max_ack
+                .or(sender.next_seq)
+                .map(|s| s.0)
+                .unwrap_or(0);
+            self.push(
+                Finding::new(K::RstOutOfWindow, frame, from, why)
+                    .values(Value::Seq(expected), Value::Seq(seg.seq.0)),
+            );
             return;
         }
         self.reset_after_close =
@@ -822,7 +876,11 @@ impl Connection {
         }
         let early = match from {
             Side::Client => self.s.isn.is_none(),
-            Side::Server => !self.c.tfo && (self.s.isn.is_none() || (self.final_ack.is_none() && !self.simultaneous_open)),
+            Side::Server => {
+                !self.c.tfo
+                    && (self.s.isn.is_none()
+                        || (self.final_ack.is_none() && !self.simultaneous_open))
+            }
         };
         if early {
             let state = self.peer(from).state;
@@ -840,21 +898,24 @@ impl Connection {
 
     fn on_ack(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) {
         // The third ACK (RFC 9293 §3.5): seq ISN_c+1, ack ISN_s+1.
-        if from == Side::Client && !seg.flags.syn() && self.final_ack.is_none() {
-            if let Some(sisn) = self.s.isn {
-                let s_next = self.s.next_seq.unwrap_or(sisn + 1);
-                let ack_ok = seg.ack == sisn + 1
-                    || (seg.ack.gt(sisn + 1) && seg.ack.le(s_next))
-                    || self.s.old_isn.is_some_and(|o| seg.ack == o + 1);
-                let expected_seq = self.c.isn.map(|i| i + 1);
-                let seq_ok = match self.c.isn {
-                    None => true,
-                    Some(i) => seg.seq == i + 1 || seg.seq == i + 1 + self.c.syn_data_len,
-                };
-                if !self.third_ack_checked {
-                    self.third_ack_checked = true;
-                    if !ack_ok {
-                        self.push(Finding::new(
+        if from == Side::Client
+            && !seg.flags.syn()
+            && self.final_ack.is_none()
+            && let Some(sisn) = self.s.isn
+        {
+            let s_next = self.s.next_seq.unwrap_or(sisn + 1);
+            let ack_ok = seg.ack == sisn + 1
+                || (seg.ack.gt(sisn + 1) && seg.ack.le(s_next))
+                || self.s.old_isn.is_some_and(|o| seg.ack == o + 1);
+            let expected_seq = self.c.isn.map(|i| i + 1);
+            let seq_ok = match self.c.isn {
+                None => true,
+                Some(i) => seg.seq == i + 1 || seg.seq == i + 1 + self.c.syn_data_len,
+            };
+            if !self.third_ack_checked {
+                self.third_ack_checked = true;
+                if !ack_ok {
+                    self.push(Finding::new(
                             K::HandshakeAckWrong,
                             frame,
                             from,
@@ -865,10 +926,10 @@ impl Connection {
                                 seg.ack
                             ),
                         ).values(Value::Seq((sisn + 1).0), Value::Seq(seg.ack.0)));
-                    } else if !seq_ok {
-                        let e = expected_seq.unwrap_or_default();
-                        let isn = self.c.isn.unwrap_or_default();
-                        self.push(Finding::new(
+                } else if !seq_ok {
+                    let e = expected_seq.unwrap_or_default();
+                    let isn = self.c.isn.unwrap_or_default();
+                    self.push(Finding::new(
                             K::HandshakeAckWrong,
                             frame,
                             from,
@@ -878,40 +939,39 @@ impl Connection {
                                 seg.seq
                             ),
                         ).values(Value::Seq(e.0), Value::Seq(seg.seq.0)));
-                    }
-                }
-                if ack_ok && seq_ok && self.synack_ok {
-                    self.final_ack = Some(frame);
-                    if let Some(t) = self.synack_ts {
-                        self.rtt_synack_ack = Some(ts.secs_since(t));
-                    }
-                    if self.s.state == State::SynReceived {
-                        self.s.state = State::Established;
-                    }
-                    self.s.synchronized = true;
-                    self.c.synchronized = true;
                 }
             }
-        }
-        if self.simultaneous_open && from == Side::Server {
-            if let Some(cisn) = self.c.isn {
-                if seg.ack.ge(cisn + 1) {
-                    self.s.synchronized = true;
-                    if self.s.state == State::SynReceived {
-                        self.s.state = State::Established;
-                    }
+            if ack_ok && seq_ok && self.synack_ok {
+                self.final_ack = Some(frame);
+                if let Some(t) = self.synack_ts {
+                    self.rtt_synack_ack = Some(ts.secs_since(t));
                 }
+                if self.s.state == State::SynReceived {
+                    self.s.state = State::Established;
+                }
+                self.s.synchronized = true;
+                self.c.synchronized = true;
+            }
+        }
+        if self.simultaneous_open
+            && from == Side::Server
+            && let Some(cisn) = self.c.isn
+            && seg.ack.ge(cisn + 1)
+        {
+            self.s.synchronized = true;
+            if self.s.state == State::SynReceived {
+                self.s.state = State::Established;
             }
         }
         if self.simultaneous_open && from == Side::Client && seg.flags.syn() {
             // The client's SYN-ACK in a simultaneous open acknowledges the server's SYN.
-            if let Some(sisn) = self.s.isn {
-                if seg.ack == sisn + 1 {
-                    self.s.synchronized = true;
-                    self.c.synchronized = true;
-                    self.c.state = State::Established;
-                    self.s.state = State::Established;
-                }
+            if let Some(sisn) = self.s.isn
+                && seg.ack == sisn + 1
+            {
+                self.s.synchronized = true;
+                self.c.synchronized = true;
+                self.c.state = State::Established;
+                self.s.state = State::Established;
             }
         }
         // Acknowledgment of the peer's FIN.
@@ -955,9 +1015,8 @@ impl Connection {
                 // (RFC 9293 §3.6, figure 13).
                 // (A side that acknowledged the FIN's own number did receive it: that is
                 // fin_not_counted, not a simultaneous close.)
-                let simultaneous = peer_fin_sent
-                    && !acked_peer
-                    && self.peer(from).acked_fin_seq_frame.is_none();
+                let simultaneous =
+                    peer_fin_sent && !acked_peer && self.peer(from).acked_fin_seq_frame.is_none();
                 if simultaneous {
                     self.simultaneous_close = true;
                 }
@@ -987,7 +1046,10 @@ impl Connection {
                     K::FinRetransmission,
                     frame,
                     from,
-                    format!("the {from} sent its FIN (seq {}) again at frame {frame}", fs.relative_to(base)),
+                    format!(
+                        "the {from} sent its FIN (seq {}) again at frame {frame}",
+                        fs.relative_to(base)
+                    ),
                 ));
             }
             Some(prev) => {
@@ -1086,11 +1148,14 @@ impl Connection {
             Side::Server => ClosedBy::Server,
         };
         let first_fin = self.first_fin_by.map(by);
-        if let Some(r) = self.reset_by {
-            if !self.reset_after_close {
-                let both_rst = self.c.rst_frame.is_some() && self.s.rst_frame.is_some();
-                return (Close::Reset, Some(if both_rst { ClosedBy::Both } else { by(r) }));
-            }
+        if let Some(r) = self.reset_by
+            && !self.reset_after_close
+        {
+            let both_rst = self.c.rst_frame.is_some() && self.s.rst_frame.is_some();
+            return (
+                Close::Reset,
+                Some(if both_rst { ClosedBy::Both } else { by(r) }),
+            );
         }
         match (self.c.fin_seq.is_some(), self.s.fin_seq.is_some()) {
             (true, true) => {

@@ -298,7 +298,14 @@ impl ZeekConn {
         self.state_machine(me, peer, is_orig, seg, len);
     }
 
-    fn state_machine(&mut self, me: usize, peer: usize, is_orig: bool, seg: &TcpSegment<'_>, len: u32) {
+    fn state_machine(
+        &mut self,
+        me: usize,
+        peer: usize,
+        is_orig: bool,
+        seg: &TcpSegment<'_>,
+        len: u32,
+    ) {
         let f = seg.flags;
         let (me, peer) = (me, peer);
         match self.ends[me].state {
@@ -452,9 +459,9 @@ fn rstos0_history(h: &[u8]) -> bool {
 /// Ports that Zeek's default scripts register analyzers for (its
 /// `likely_server_ports` for TCP when run with the default scripts).
 pub const DEFAULT_LIKELY_SERVER_PORTS: &[u16] = &[
-    21, 22, 25, 53, 80, 81, 88, 102, 110, 135, 139, 143, 389, 443, 445, 502, 563, 585, 587,
-    614, 631, 636, 989, 990, 992, 993, 994, 995, 1080, 1883, 2811, 3128, 3268, 3306, 3389,
-    5222, 5223, 5269, 5432, 6666, 6667, 6668, 6669, 8000, 8080, 8443, 8888, 20000,
+    21, 22, 25, 53, 80, 81, 88, 102, 110, 135, 139, 143, 389, 443, 445, 502, 563, 585, 587, 614,
+    631, 636, 989, 990, 992, 993, 994, 995, 1080, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223,
+    5269, 5432, 6666, 6667, 6668, 6669, 8000, 8080, 8443, 8888, 20000,
 ];
 
 #[cfg(test)]

@@ -56,7 +56,10 @@ impl Summary {
         let mut warn = false;
         for f in &c.anomalies {
             *self.findings.entry(f.kind.id()).or_default() += 1;
-            *self.findings_by_severity.entry(f.severity.as_str()).or_default() += 1;
+            *self
+                .findings_by_severity
+                .entry(f.severity.as_str())
+                .or_default() += 1;
             err |= f.severity == Severity::Error;
             warn |= f.severity == Severity::Warning;
         }

@@ -47,7 +47,10 @@ fn file_table(f: &FileReport) -> String {
     b.push_record(["TCP segments", &f.tcp_segments.to_string()]);
     let mut non_tcp = f.non_tcp.to_string();
     if f.ip_fragments > 0 {
-        non_tcp.push_str(&format!(" ({} IP fragments, not analysable)", f.ip_fragments));
+        non_tcp.push_str(&format!(
+            " ({} IP fragments, not analysable)",
+            f.ip_fragments
+        ));
     }
     b.push_record(["non-TCP frames", &non_tcp]);
     for (lt, n) in &f.unsupported_link_types {
@@ -76,10 +79,7 @@ fn file_table(f: &FileReport) -> String {
     b.push_record(["last packet", &ts(f.last_ts)]);
     b.push_record(["connections", &f.connections.to_string()]);
     if f.evicted_connections > 0 {
-        b.push_record([
-            "evicted (table full)",
-            &f.evicted_connections.to_string(),
-        ]);
+        b.push_record(["evicted (table full)", &f.evicted_connections.to_string()]);
     }
     b.build().with(Style::rounded()).to_string()
 }
@@ -122,10 +122,17 @@ fn connection_block(c: &ConnectionReport) -> String {
         c.client_state,
         c.server_state,
         c.conn_state,
-        if c.history.is_empty() { "-" } else { &c.history },
+        if c.history.is_empty() {
+            "-"
+        } else {
+            &c.history
+        },
     );
     if let Some(rtt) = c.handshake_rtt.syn_to_synack {
-        s.push_str(&format!("    handshake RTT: SYN→SYN-ACK {}", human_duration(rtt)));
+        s.push_str(&format!(
+            "    handshake RTT: SYN→SYN-ACK {}",
+            human_duration(rtt)
+        ));
         if let Some(r2) = c.handshake_rtt.synack_to_ack {
             s.push_str(&format!(", SYN-ACK→ACK {}", human_duration(r2)));
         }
