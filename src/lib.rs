@@ -8,6 +8,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod check;
 pub mod decode;
 pub mod duration;
 pub mod findings;

@@ -8,8 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use tcpshake::analyze::{self, FileReport, Progress};
+use tcpshake::check::{self, CountRange, FailOn, FileVerdict, Policy, Status};
 use tcpshake::duration::parse_duration;
+use tcpshake::findings::FindingKind;
 use tcpshake::judge::Config;
+use tcpshake::judge::{Close, Handshake};
 use tcpshake::report::{
     CsvReporter, JsonReporter, JsonlReporter, Reporter, Summary, TableReporter,
 };
@@ -32,6 +35,62 @@ struct Cli {
 enum Command {
     /// Analyse captures and report every connection's handshake and teardown.
     Analyze(AnalyzeArgs),
+    /// Judge captures against a policy: exit 0 when all pass, 1 when one fails, 2 on bad input.
+    Check(CheckArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Capture files (pcap, pcapng, optionally .gz).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Policy file (TOML). Without it, ./tcpshake.toml is used when present.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Also fail on this severity (and worse), finding kind, or verdict. Repeatable, or comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "SEVERITY|KIND|VERDICT")]
+    fail_on: Vec<String>,
+    /// Never fail on this finding kind.
+    #[arg(long, value_delimiter = ',', value_name = "KIND")]
+    allow: Vec<String>,
+    /// Every judged connection's handshake must be one of these.
+    #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
+    expect_handshake: Vec<String>,
+    /// Every judged connection's close must be one of these.
+    #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
+    expect_close: Vec<String>,
+    /// Fail a connection whose SYN → SYN-ACK → ACK took longer (e.g. 200ms, 1.5s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    max_handshake_rtt: Option<i64>,
+    /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX.
+    #[arg(long, value_name = "N|MIN..MAX")]
+    expect_connections: Option<String>,
+    /// Judge only connections with this port at either end. Repeatable.
+    #[arg(long, value_delimiter = ',', value_name = "PORT")]
+    port: Vec<u16>,
+    /// Judge only connections with this host at either end. Repeatable.
+    #[arg(long, value_delimiter = ',', value_name = "IP")]
+    host: Vec<String>,
+    /// Print nothing; the exit code says it all.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: CheckFormat,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Files judged at once (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    tracking: TrackingArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -219,6 +278,223 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     })
 }
 
+fn build_policy(args: &CheckArgs) -> Result<(Policy, Option<PathBuf>), String> {
+    let file = match &args.policy {
+        Some(p) => Some(p.clone()),
+        None => {
+            let p = PathBuf::from("tcpshake.toml");
+            p.exists().then_some(p)
+        }
+    };
+    let mut policy = match &file {
+        Some(p) => Policy::from_file(p).map_err(|e| e.to_string())?,
+        None => Policy::default(),
+    };
+    for v in &args.fail_on {
+        policy
+            .fail_on
+            .push(FailOn::parse(v).map_err(|e| format!("--fail-on: {e}"))?);
+    }
+    for v in &args.allow {
+        policy.allow.push(
+            FindingKind::from_id(v.trim())
+                .ok_or_else(|| format!("--allow: '{v}' is not a finding kind"))?,
+        );
+    }
+    for v in &args.expect_handshake {
+        policy.expect_handshake.push(
+            Handshake::parse(v.trim())
+                .ok_or_else(|| format!("--expect-handshake: '{v}' is not a handshake verdict"))?,
+        );
+    }
+    for v in &args.expect_close {
+        policy.expect_close.push(
+            Close::parse(v.trim())
+                .ok_or_else(|| format!("--expect-close: '{v}' is not a close verdict"))?,
+        );
+    }
+    if let Some(d) = args.max_handshake_rtt {
+        policy.max_handshake_rtt = Some(d);
+    }
+    if let Some(n) = &args.expect_connections {
+        policy.expect_connections =
+            Some(CountRange::parse(n).map_err(|e| format!("--expect-connections: {e}"))?);
+    }
+    policy.ports.extend(&args.port);
+    for h in &args.host {
+        policy.hosts.push(
+            h.trim()
+                .parse()
+                .map_err(|_| format!("--host: '{h}' is not an IP address"))?,
+        );
+    }
+    Ok((policy, file))
+}
+
+/// GitHub's workflow-command escaping.
+fn gh_escape(s: &str, property: bool) -> String {
+    let mut o = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        o = o.replace(':', "%3A").replace(',', "%2C");
+    }
+    o
+}
+
+fn print_check_text(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result<()> {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    for v in verdicts {
+        match v.status {
+            Status::Error => {
+                writeln!(out, "ERROR {}", v.error.as_deref().unwrap_or("unreadable"))?;
+                continue;
+            }
+            Status::Pass => writeln!(
+                out,
+                "PASS  {}  {} connection{} judged",
+                v.path,
+                v.judged,
+                plural(v.judged)
+            )?,
+            Status::Fail => writeln!(
+                out,
+                "FAIL  {}  {} connection{} judged, {} failed",
+                v.path,
+                v.judged,
+                plural(v.judged),
+                v.failed.len()
+            )?,
+        }
+        for cv in &v.capture_violations {
+            writeln!(out, "      {}: {}", cv.kind, cv.message)?;
+        }
+        for c in &v.failed {
+            writeln!(out, "      {}", c.name())?;
+            for viol in &c.violations {
+                let sev = viol
+                    .severity
+                    .map(|s| format!(" ({})", s.as_str()))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "        frame {}  {}{}: {}",
+                    viol.frame, viol.kind, sev, viol.message
+                )?;
+            }
+        }
+        if let Some(t) = &v.truncated {
+            writeln!(out, "      note: truncated capture ({t})")?;
+        }
+    }
+    let n = verdicts.len();
+    let passed = verdicts.iter().filter(|v| v.status == Status::Pass).count();
+    let failed = verdicts.iter().filter(|v| v.status == Status::Fail).count();
+    let errors = n - passed - failed;
+    writeln!(
+        out,
+        "{n} file{}: {passed} passed, {failed} failed{}",
+        if n == 1 { "" } else { "s" },
+        if errors > 0 {
+            format!(", {errors} unreadable")
+        } else {
+            String::new()
+        }
+    )
+}
+
+fn run_check(args: CheckArgs) -> Result<ExitCode> {
+    let config = match args.tracking.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tcpshake: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (policy, _policy_file) = match build_policy(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tcpshake: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let verdicts = check::check_files(&args.files, &config, &policy, jobs);
+    for v in verdicts.iter().filter(|v| v.status == Status::Error) {
+        eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if !args.quiet {
+        let r = match args.format {
+            CheckFormat::Text => print_check_text(&mut out, &verdicts),
+            CheckFormat::Json => {
+                let passed = verdicts.iter().all(|v| v.status == Status::Pass);
+                serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"passed": passed, "files": verdicts}),
+                )
+                .map_err(io::Error::other)
+                .and_then(|_| writeln!(out))
+            }
+        };
+        if let Err(e) = r {
+            return handle_write_error(e);
+        }
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        for v in &verdicts {
+            for cv in &v.capture_violations {
+                let _ = writeln!(
+                    out,
+                    "::error file={},title={}::{}",
+                    gh_escape(&v.path, true),
+                    gh_escape(&format!("tcpshake {}", cv.kind), true),
+                    gh_escape(&cv.message, false)
+                );
+            }
+            for c in &v.failed {
+                for viol in &c.violations {
+                    let _ = writeln!(
+                        out,
+                        "::error file={},title={}::{}",
+                        gh_escape(&v.path, true),
+                        gh_escape(&format!("tcpshake {}", viol.kind), true),
+                        gh_escape(
+                            &format!("{} frame {}: {}", c.name(), viol.frame, viol.message),
+                            false
+                        )
+                    );
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.junit {
+        let written = std::fs::File::create(path).and_then(|f| {
+            let mut w = io::BufWriter::new(f);
+            check::write_junit(&mut w, &verdicts)?;
+            w.flush()
+        });
+        if let Err(e) = written {
+            eprintln!(
+                "tcpshake: {}: cannot write the JUnit report: {e}",
+                path.display()
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
+    Ok(if verdicts.iter().any(|v| v.status == Status::Error) {
+        ExitCode::from(2)
+    } else if verdicts.iter().any(|v| v.status == Status::Fail) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn handle_write_error(e: io::Error) -> Result<ExitCode> {
     if e.kind() == io::ErrorKind::BrokenPipe {
         // `tcpshake ... | head` is not an error.
@@ -232,6 +508,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => run_analyze(args),
+        Command::Check(args) => run_check(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,165 @@
+//! `tcpshake check`: judge captures against a policy, for CI.
+
+mod junit;
+mod policy;
+
+pub use junit::write_junit;
+pub use policy::{CountRange, FailOn, Policy, PolicyError, Violation, handshake_time};
+
+use crate::analyze::analyze_path;
+use crate::judge::{Config, Endpoint};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Passing connections listed by name in JUnit reports; beyond this they are
+/// aggregated into one test case so the report stays small.
+pub const LISTED_PASSES: usize = 100;
+
+/// A connection that broke the policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedConnection {
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub violations: Vec<Violation>,
+}
+
+impl FailedConnection {
+    pub fn name(&self) -> String {
+        format!("#{} {} → {}", self.id, self.client, self.server)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The file could not be read.
+    Error,
+}
+
+/// The verdict on one capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileVerdict {
+    pub path: String,
+    pub status: Status,
+    /// Connections the policy applied to (after `ports`/`hosts`).
+    pub judged: u64,
+    pub failed: Vec<FailedConnection>,
+    /// Violations of the whole capture (the connection count).
+    pub capture_violations: Vec<Violation>,
+    /// Names of the first passing connections (see [`LISTED_PASSES`]).
+    pub passed: Vec<String>,
+    pub passed_count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
+}
+
+/// Judges one capture.
+pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> FileVerdict {
+    let mut v = FileVerdict {
+        path: path.display().to_string(),
+        status: Status::Pass,
+        judged: 0,
+        failed: Vec::new(),
+        capture_violations: Vec::new(),
+        passed: Vec::new(),
+        passed_count: 0,
+        error: None,
+        truncated: None,
+    };
+    let mut next_id = 1;
+    let result = analyze_path(
+        path,
+        config,
+        &mut next_id,
+        &mut |c| {
+            if !policy.selects(&c) {
+                return;
+            }
+            v.judged += 1;
+            let mut violations = policy.violations(&c);
+            violations.sort_by_key(|x| x.frame);
+            if violations.is_empty() {
+                v.passed_count += 1;
+                if v.passed.len() < LISTED_PASSES {
+                    v.passed
+                        .push(format!("#{} {} → {}", c.id, c.client, c.server));
+                }
+            } else {
+                v.failed.push(FailedConnection {
+                    id: c.id,
+                    client: c.client,
+                    server: c.server,
+                    first_frame: c.first_frame,
+                    last_frame: c.last_frame,
+                    violations,
+                });
+            }
+        },
+        &mut (),
+    );
+    match result {
+        Err(e) => {
+            v.status = Status::Error;
+            v.error = Some(e.to_string());
+        }
+        Ok(report) => {
+            v.truncated = report.truncated_reason;
+            if let Some(range) = policy.expect_connections
+                && !range.contains(v.judged)
+            {
+                v.capture_violations.push(Violation {
+                    frame: 0,
+                    kind: "connection_count".into(),
+                    severity: None,
+                    expected: Some(range.to_string()),
+                    actual: Some(v.judged.to_string()),
+                    message: format!("expected {range} connections, saw {}", v.judged),
+                });
+            }
+            v.failed.sort_by_key(|f| f.id);
+            if !v.failed.is_empty() || !v.capture_violations.is_empty() {
+                v.status = Status::Fail;
+            }
+        }
+    }
+    v
+}
+
+/// Judges many captures in parallel; results come back in input order.
+pub fn check_files(
+    paths: &[PathBuf],
+    config: &Config,
+    policy: &Policy,
+    threads: usize,
+) -> Vec<FileVerdict> {
+    let slots: Vec<Mutex<Option<FileVerdict>>> = paths.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let threads = threads.clamp(1, paths.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = paths.get(i) else { break };
+                    let verdict = check_file(path, config, policy);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(verdict);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().ok().flatten().expect("every file is judged"))
+        .collect()
+}

@@ -1,0 +1,382 @@
+//! A CI policy: what makes a capture fail. From flags and/or a TOML file.
+
+use crate::decode::IpAddress;
+use crate::duration::parse_duration;
+use crate::findings::{FindingKind, Severity};
+use crate::judge::{Close, ConnectionReport, Handshake};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Something a connection can be failed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// Any finding of this severity or worse.
+    Severity(Severity),
+    Kind(FindingKind),
+    Handshake(Handshake),
+    Close(Close),
+}
+
+impl FailOn {
+    pub fn parse(s: &str) -> Result<FailOn, String> {
+        let s = s.trim();
+        if let Some(sev) = Severity::parse(s) {
+            return Ok(FailOn::Severity(sev));
+        }
+        if let Some(k) = FindingKind::from_id(s) {
+            return Ok(FailOn::Kind(k));
+        }
+        if let Some(h) = Handshake::parse(s) {
+            return Ok(FailOn::Handshake(h));
+        }
+        if let Some(c) = Close::parse(s) {
+            return Ok(FailOn::Close(c));
+        }
+        Err(format!(
+            "'{s}' is not a severity (error, warning, info), a finding kind, or a handshake/close verdict"
+        ))
+    }
+}
+
+/// The number of connections a capture must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountRange {
+    pub min: u64,
+    pub max: Option<u64>,
+}
+
+impl CountRange {
+    /// `N`, `MIN..MAX`, `MIN..` or `..MAX`.
+    pub fn parse(s: &str) -> Result<CountRange, String> {
+        let bad = || format!("'{s}' is not a count (N, MIN..MAX, MIN.. or ..MAX)");
+        let s = s.trim();
+        if let Some((a, b)) = s.split_once("..") {
+            let min = if a.is_empty() {
+                0
+            } else {
+                a.parse().map_err(|_| bad())?
+            };
+            let max = if b.is_empty() {
+                None
+            } else {
+                Some(b.parse().map_err(|_| bad())?)
+            };
+            if max.is_some_and(|m| m < min) {
+                return Err(bad());
+            }
+            Ok(CountRange { min, max })
+        } else {
+            let n = s.parse().map_err(|_| bad())?;
+            Ok(CountRange {
+                min: n,
+                max: Some(n),
+            })
+        }
+    }
+
+    pub fn contains(&self, n: u64) -> bool {
+        n >= self.min && self.max.is_none_or(|m| n <= m)
+    }
+}
+
+impl std::fmt::Display for CountRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.max {
+            Some(m) if m == self.min => write!(f, "{m}"),
+            Some(m) => write!(f, "{}..{m}", self.min),
+            None => write!(f, "{}..", self.min),
+        }
+    }
+}
+
+/// The rules a capture is judged by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub fail_on: Vec<FailOn>,
+    pub allow: Vec<FindingKind>,
+    pub expect_handshake: Vec<Handshake>,
+    pub expect_close: Vec<Close>,
+    /// Nanoseconds.
+    pub max_handshake_rtt: Option<i64>,
+    pub expect_connections: Option<CountRange>,
+    /// Only connections with one of these ports (either end) are judged.
+    pub ports: Vec<u16>,
+    /// Only connections with one of these hosts (either end) are judged.
+    pub hosts: Vec<IpAddress>,
+}
+
+impl Default for Policy {
+    /// Fail on any `error` finding and on an `invalid` handshake.
+    fn default() -> Policy {
+        Policy {
+            fail_on: vec![
+                FailOn::Severity(Severity::Error),
+                FailOn::Handshake(Handshake::Invalid),
+            ],
+            allow: Vec::new(),
+            expect_handshake: Vec::new(),
+            expect_close: Vec::new(),
+            max_handshake_rtt: None,
+            expect_connections: None,
+            ports: Vec::new(),
+            hosts: Vec::new(),
+        }
+    }
+}
+
+/// Why a policy file was refused: names the file, the line and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}: {message}")]
+pub struct PolicyError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    fail_on: Option<Vec<Spanned<String>>>,
+    allow: Option<Vec<Spanned<String>>>,
+    expect_handshake: Option<Vec<Spanned<String>>>,
+    expect_close: Option<Vec<Spanned<String>>>,
+    max_handshake_rtt: Option<Spanned<String>>,
+    expect_connections: Option<Spanned<toml::Value>>,
+    ports: Option<Vec<Spanned<u16>>>,
+    hosts: Option<Vec<Spanned<String>>>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+impl Policy {
+    /// Reads a policy file on top of the default policy.
+    pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read the policy: {e}"),
+        })?;
+        Self::from_toml(path, &text)
+    }
+
+    pub fn from_toml(path: &Path, text: &str) -> Result<Policy, PolicyError> {
+        let err = |offset: usize, message: String| PolicyError {
+            path: path.to_path_buf(),
+            line: line_of(text, offset),
+            message,
+        };
+        let file: PolicyFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            err(offset, e.message().trim().to_string())
+        })?;
+        let mut p = Policy::default();
+        for v in file.fail_on.unwrap_or_default() {
+            let f = FailOn::parse(v.get_ref())
+                .map_err(|m| err(v.span().start, format!("fail_on: {m}")))?;
+            p.fail_on.push(f);
+        }
+        for v in file.allow.unwrap_or_default() {
+            let k = FindingKind::from_id(v.get_ref()).ok_or_else(|| {
+                err(
+                    v.span().start,
+                    format!("allow: '{}' is not a finding kind", v.get_ref()),
+                )
+            })?;
+            p.allow.push(k);
+        }
+        for v in file.expect_handshake.unwrap_or_default() {
+            let h = Handshake::parse(v.get_ref()).ok_or_else(|| {
+                err(
+                    v.span().start,
+                    format!(
+                        "expect_handshake: '{}' is not a handshake verdict",
+                        v.get_ref()
+                    ),
+                )
+            })?;
+            p.expect_handshake.push(h);
+        }
+        for v in file.expect_close.unwrap_or_default() {
+            let c = Close::parse(v.get_ref()).ok_or_else(|| {
+                err(
+                    v.span().start,
+                    format!("expect_close: '{}' is not a close verdict", v.get_ref()),
+                )
+            })?;
+            p.expect_close.push(c);
+        }
+        if let Some(v) = file.max_handshake_rtt {
+            p.max_handshake_rtt = Some(
+                parse_duration(v.get_ref())
+                    .map_err(|m| err(v.span().start, format!("max_handshake_rtt: {m}")))?,
+            );
+        }
+        if let Some(v) = file.expect_connections {
+            let s = match v.get_ref() {
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            p.expect_connections = Some(
+                CountRange::parse(&s)
+                    .map_err(|m| err(v.span().start, format!("expect_connections: {m}")))?,
+            );
+        }
+        p.ports = file
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.into_inner())
+            .collect();
+        for v in file.hosts.unwrap_or_default() {
+            let h: IpAddress = v.get_ref().parse().map_err(|_| {
+                err(
+                    v.span().start,
+                    format!("hosts: '{}' is not an IP address", v.get_ref()),
+                )
+            })?;
+            p.hosts.push(h);
+        }
+        Ok(p)
+    }
+
+    /// Is this connection judged at all (`ports` / `hosts` narrow the set)?
+    pub fn selects(&self, c: &ConnectionReport) -> bool {
+        let port_ok = self.ports.is_empty()
+            || self.ports.contains(&c.client.port)
+            || self.ports.contains(&c.server.port);
+        let host_ok = self.hosts.is_empty()
+            || self.hosts.contains(&c.client.addr)
+            || self.hosts.contains(&c.server.addr);
+        port_ok && host_ok
+    }
+
+    fn fails_finding(&self, kind: FindingKind, severity: Severity) -> bool {
+        if self.allow.contains(&kind) {
+            return false;
+        }
+        self.fail_on.iter().any(|f| match f {
+            // Severity orders error < warning < info: "warning" also fails on errors.
+            FailOn::Severity(s) => severity <= *s,
+            FailOn::Kind(k) => *k == kind,
+            _ => false,
+        })
+    }
+
+    /// Every way this connection breaks the policy.
+    pub fn violations(&self, c: &ConnectionReport) -> Vec<Violation> {
+        let mut v = Vec::new();
+        for f in &c.anomalies {
+            if self.fails_finding(f.kind, f.severity) {
+                v.push(Violation {
+                    frame: f.frame,
+                    kind: f.kind.id().to_string(),
+                    severity: Some(f.severity),
+                    expected: f.expected.as_ref().map(value_text),
+                    actual: f.actual.as_ref().map(value_text),
+                    message: f.message.clone(),
+                });
+            }
+        }
+        let verdict_frame = c.first_frame;
+        for f in &self.fail_on {
+            match *f {
+                FailOn::Handshake(h) if h == c.handshake => v.push(Violation {
+                    frame: verdict_frame,
+                    kind: format!("handshake_{}", h.as_str()),
+                    severity: None,
+                    expected: None,
+                    actual: Some(h.as_str().to_string()),
+                    message: format!("the handshake is {h}, which the policy fails on"),
+                }),
+                FailOn::Close(cl) if cl == c.close => v.push(Violation {
+                    frame: c.last_frame,
+                    kind: format!("close_{}", cl.as_str()),
+                    severity: None,
+                    expected: None,
+                    actual: Some(cl.as_str().to_string()),
+                    message: format!("the close is {cl}, which the policy fails on"),
+                }),
+                _ => {}
+            }
+        }
+        if !self.expect_handshake.is_empty() && !self.expect_handshake.contains(&c.handshake) {
+            let want: Vec<&str> = self.expect_handshake.iter().map(|h| h.as_str()).collect();
+            v.push(Violation {
+                frame: verdict_frame,
+                kind: "unexpected_handshake".into(),
+                severity: None,
+                expected: Some(want.join(" or ")),
+                actual: Some(c.handshake.as_str().into()),
+                message: format!(
+                    "expected handshake {}, saw {}",
+                    want.join(" or "),
+                    c.handshake
+                ),
+            });
+        }
+        if !self.expect_close.is_empty() && !self.expect_close.contains(&c.close) {
+            let want: Vec<&str> = self.expect_close.iter().map(|h| h.as_str()).collect();
+            v.push(Violation {
+                frame: c.last_frame,
+                kind: "unexpected_close".into(),
+                severity: None,
+                expected: Some(want.join(" or ")),
+                actual: Some(c.close.as_str().into()),
+                message: format!("expected close {}, saw {}", want.join(" or "), c.close),
+            });
+        }
+        if let (Some(max), Some(rtt)) = (self.max_handshake_rtt, handshake_time(c))
+            && rtt > max as f64 / 1e9
+        {
+            v.push(Violation {
+                frame: verdict_frame,
+                kind: "handshake_rtt".into(),
+                severity: None,
+                expected: Some(format!(
+                    "≤ {}",
+                    crate::report::human_duration(max as f64 / 1e9)
+                )),
+                actual: Some(crate::report::human_duration(rtt)),
+                message: format!(
+                    "expected the handshake within {}, it took {} (SYN→SYN-ACK→ACK)",
+                    crate::report::human_duration(max as f64 / 1e9),
+                    crate::report::human_duration(rtt)
+                ),
+            });
+        }
+        v
+    }
+}
+
+/// SYN → SYN-ACK → ACK as seen at the capture point: the round trip whichever
+/// end the capture was taken at.
+pub fn handshake_time(c: &ConnectionReport) -> Option<f64> {
+    match (c.handshake_rtt.syn_to_synack, c.handshake_rtt.synack_to_ack) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    }
+}
+
+fn value_text(v: &crate::findings::Value) -> String {
+    match v {
+        crate::findings::Value::Seq(n) => n.to_string(),
+        crate::findings::Value::Text(t) => t.clone(),
+    }
+}
+
+/// One reason a connection (or capture) fails the policy.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Violation {
+    pub frame: u64,
+    /// A finding kind, or `handshake_<verdict>`, `close_<verdict>`,
+    /// `unexpected_handshake`, `unexpected_close`, `handshake_rtt`, `connection_count`.
+    pub kind: String,
+    pub severity: Option<Severity>,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    pub message: String,
+}

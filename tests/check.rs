@@ -1,0 +1,423 @@
+//! `tcpshake check`: every exit code and every flag, on the committed captures.
+
+mod fixtures;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn td(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+}
+
+fn check(args: &[&str], files: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .current_dir(dir.path())
+        .arg("check")
+        .args(args)
+        .args(files.iter().map(|f| td(f)))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn clean_capture_passes() {
+    let (code, out, _) = check(&[], &["handshake-graceful.pcap"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("PASS") && out.contains("1 connection judged"),
+        "{out}"
+    );
+}
+
+#[test]
+fn errors_fail_with_connection_frame_and_expectation() {
+    let (code, out, _) = check(&[], &["mixed.pcap"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(
+        out.contains("#3 192.168.1.11:51002 → 192.168.1.20:443"),
+        "{out}"
+    );
+    assert!(
+        out.contains("frame 15  synack_wrong_ack (error): expected the SYN-ACK to acknowledge 1"),
+        "{out}"
+    );
+    assert!(out.contains("frame 26  fin_not_counted"), "{out}");
+    assert!(out.contains("handshake_invalid"), "{out}");
+}
+
+#[test]
+fn unreadable_input_is_2_even_when_another_file_fails() {
+    let (code, out, err) = check(
+        &["--format", "json"],
+        &["mixed.pcap", "empty.pcap", "handshake-graceful.pcap"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("empty.pcap") && err.contains("empty"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let statuses: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["fail", "error", "pass"],
+        "input order, every file judged"
+    );
+    assert_eq!(v["passed"], false);
+}
+
+#[test]
+fn truncated_capture_is_judged_not_an_error() {
+    let (code, out, _) = check(&[], &["truncated.pcap"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("truncated"));
+}
+
+#[test]
+fn fail_on_severity_kind_and_verdict() {
+    assert_eq!(check(&[], &["syn-ladder.pcap"]).0, 0);
+    assert_eq!(check(&["--fail-on", "warning"], &["syn-ladder.pcap"]).0, 1);
+    assert_eq!(
+        check(&["--fail-on", "syn_retransmission"], &["syn-ladder.pcap"]).0,
+        1
+    );
+    assert_eq!(
+        check(
+            &["--fail-on", "synack_retransmission"],
+            &["syn-ladder.pcap"]
+        )
+        .0,
+        0
+    );
+    assert_eq!(check(&[], &["refused.pcap"]).0, 0);
+    let (code, out, _) = check(&["--fail-on", "refused"], &["refused.pcap"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("handshake_refused"), "{out}");
+    assert_eq!(check(&["--fail-on", "reset"], &["reset.pcap"]).0, 1);
+    assert_eq!(check(&["--fail-on", "info"], &["tfo.pcap"]).0, 1);
+    assert_eq!(check(&["--fail-on", "warning"], &["tfo.pcap"]).0, 0);
+    let (code, _, err) = check(&["--fail-on", "sometimes"], &["tfo.pcap"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--fail-on") && err.contains("sometimes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn allow_silences_a_kind() {
+    assert_eq!(check(&[], &["fin-not-counted.pcap"]).0, 1);
+    assert_eq!(
+        check(&["--allow", "fin_not_counted"], &["fin-not-counted.pcap"]).0,
+        0
+    );
+    assert_eq!(
+        check(&["--allow", "no_such_kind"], &["fin-not-counted.pcap"]).0,
+        2
+    );
+}
+
+#[test]
+fn expected_verdicts() {
+    assert_eq!(
+        check(
+            &["--expect-handshake", "complete"],
+            &["handshake-graceful.pcap"]
+        )
+        .0,
+        0
+    );
+    let (code, out, _) = check(&["--expect-handshake", "complete"], &["refused.pcap"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("expected handshake complete, saw refused"),
+        "{out}"
+    );
+    assert_eq!(
+        check(&["--expect-close", "graceful,reset"], &["reset.pcap"]).0,
+        0
+    );
+    let (code, out, _) = check(
+        &["--expect-close", "graceful", "--expect-close", "reset"],
+        &["half-closed.pcap"],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("expected close graceful or reset, saw half_closed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn max_handshake_rtt() {
+    // SYN → SYN-ACK 51 ms (from the last SYN retransmission), SYN-ACK → ACK 1 ms.
+    assert_eq!(
+        check(&["--max-handshake-rtt", "100ms"], &["syn-ladder.pcap"]).0,
+        0
+    );
+    let (code, out, _) = check(&["--max-handshake-rtt", "10ms"], &["syn-ladder.pcap"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("handshake_rtt") && out.contains("52.0 ms"),
+        "{out}"
+    );
+    assert_eq!(
+        check(&["--max-handshake-rtt", "1.5s"], &["syn-ladder.pcap"]).0,
+        0
+    );
+}
+
+#[test]
+fn expected_connection_count() {
+    let allow = [
+        "--allow",
+        "synack_wrong_ack,fin_not_counted,synack_retransmission",
+    ];
+    let mut a = allow.to_vec();
+    a.extend(["--expect-connections", "5"]);
+    let (code, out, _) = check(&a, &["mixed.pcap"]);
+    assert_eq!(code, 1, "handshake invalid still fails: {out}");
+    let (code, out, _) = check(&["--expect-connections", "2..3"], &["time-wait-reuse.pcap"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("connection_count"), "{out}");
+    let (code, out, _) = check(&["--expect-connections", "3.."], &["time-wait-reuse.pcap"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("expected 3.. connections, saw 2"), "{out}");
+    assert_eq!(
+        check(&["--expect-connections", "..2"], &["time-wait-reuse.pcap"]).0,
+        0
+    );
+    assert_eq!(
+        check(&["--expect-connections", "many"], &["time-wait-reuse.pcap"]).0,
+        2
+    );
+}
+
+#[test]
+fn narrowing_to_ports_and_hosts() {
+    let (code, out, _) = check(&["--port", "8080"], &["mixed.pcap"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 connection judged"), "{out}");
+    let (code, out, _) = check(&["--host", "192.168.1.11"], &["mixed.pcap"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("1 connection judged, 1 failed"), "{out}");
+    assert_eq!(check(&["--host", "not-an-ip"], &["mixed.pcap"]).0, 2);
+}
+
+#[test]
+fn policy_file_and_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("policy.toml");
+    std::fs::write(
+        &good,
+        "fail_on = [\"warning\"]\nallow = [\"syn_retransmission\"]\nexpect_handshake = [\"complete\"]\nmax_handshake_rtt = \"1s\"\nexpect_connections = 1\nports = [80]\n",
+    )
+    .unwrap();
+    let p = good.to_str().unwrap();
+    assert_eq!(check(&["--policy", p], &["syn-ladder.pcap"]).0, 0);
+    assert_eq!(check(&["--policy", p], &["fin-retransmission.pcap"]).0, 1);
+
+    let bad_key = dir.path().join("bad-key.toml");
+    std::fs::write(
+        &bad_key,
+        "fail_on = [\"error\"]\n\nfial_on = [\"warning\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = check(
+        &["--policy", bad_key.to_str().unwrap()],
+        &["syn-ladder.pcap"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad-key.toml:3") && err.contains("fial_on"),
+        "{err}"
+    );
+
+    let bad_value = dir.path().join("bad-value.toml");
+    std::fs::write(
+        &bad_value,
+        "fail_on = [\"error\"]\nexpect_close = [\"gracefully\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = check(
+        &["--policy", bad_value.to_str().unwrap()],
+        &["syn-ladder.pcap"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad-value.toml:2") && err.contains("gracefully"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tcpshake_toml_in_the_working_directory_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tcpshake.toml"),
+        "fail_on = [\"refused\"]\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .current_dir(dir.path())
+        .arg("check")
+        .arg(td("refused.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn quiet_prints_nothing() {
+    let (code, out, _) = check(&["-q"], &["mixed.pcap"]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+}
+
+#[test]
+fn github_annotations() {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["check", "-q"])
+        .arg(td("mixed.pcap"))
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("::error file="))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("title=tcpshake synack_wrong_ack::#3")),
+        "{text}"
+    );
+}
+
+fn junit_counts(xml: &str) -> (usize, usize, usize, Vec<(String, String)>) {
+    use quick_xml::events::Event;
+    let mut r = quick_xml::Reader::from_str(xml);
+    let (mut suites, mut cases, mut failures) = (0, 0, 0);
+    let mut suite_attrs = Vec::new();
+    loop {
+        match r.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) => match e.name().0 {
+                "testsuite" => {
+                    suites += 1;
+                    let mut name = String::new();
+                    let mut tests = String::new();
+                    for a in e.attributes() {
+                        let a = a.unwrap();
+                        let v = a.value.to_string();
+                        match a.key.0 {
+                            "name" => name = v,
+                            "tests" => tests = v,
+                            _ => {}
+                        }
+                    }
+                    suite_attrs.push((name, tests));
+                }
+                "testcase" => cases += 1,
+                "failure" => failures += 1,
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (suites, cases, failures, suite_attrs)
+}
+
+#[test]
+fn junit_report_has_a_suite_per_capture_and_a_case_per_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("report.xml");
+    let (code, _, _) = check(
+        &["--junit", junit.to_str().unwrap()],
+        &["mixed.pcap", "handshake-graceful.pcap", "empty.pcap"],
+    );
+    assert_eq!(code, 2);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let (suites, cases, failures, attrs) = junit_counts(&xml);
+    assert_eq!(suites, 3);
+    // mixed: capture + 5 connections; clean: capture + 1; empty: capture.
+    assert_eq!(cases, 6 + 2 + 1);
+    // synack_wrong_ack + handshake_invalid on #3, fin_not_counted on #4.
+    assert_eq!(failures, 3);
+    assert_eq!(attrs[0].1, "6");
+    assert!(xml.contains("<error message="), "{xml}");
+}
+
+#[test]
+fn junit_stays_small_on_many_connections() {
+    use fixtures::build::*;
+    let dialogs: Vec<Dialog> = (0..250u16)
+        .map(|i| {
+            let mut d =
+                Dialog::v4([10, 1, 0, 1], 20000 + i, [10, 1, 0, 2], 443).start_at(i as f64 * 0.02);
+            d.clean();
+            d
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("many.pcap");
+    std::fs::write(&cap, eth_pcap(&dialogs.iter().collect::<Vec<_>>())).unwrap();
+    let junit = dir.path().join("report.xml");
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["check", "-q", "--junit", junit.to_str().unwrap()])
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let (_, cases, failures, attrs) = junit_counts(&xml);
+    assert_eq!(cases, 1 + 100 + 1, "capture + 100 listed + one aggregate");
+    assert_eq!(failures, 0);
+    assert_eq!(attrs[0].1, "102");
+    assert!(xml.contains("150 more connections passed"));
+}
+
+#[test]
+fn the_readme_ci_example_passes() {
+    // The command the README's GitHub Actions and GitLab CI examples run.
+    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/ci/tcpshake.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("tcpshake.xml");
+    let (code, out, err) = check(
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[
+            "handshake-graceful.pcap",
+            "close-three-way.pcap",
+            "ipv6.pcap",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(junit.exists());
+    // The same policy fails a refused connection.
+    let (code, _, _) = check(&["--policy", policy.to_str().unwrap()], &["refused.pcap"]);
+    assert_eq!(code, 1);
+}
