@@ -36,7 +36,7 @@ enum Command {
     /// Analyse captures and report every connection's handshake and teardown.
     Analyze(AnalyzeArgs),
     /// Judge captures against a policy: exit 0 when all pass, 1 when one fails, 2 on bad input.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -508,7 +508,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => run_analyze(args),
-        Command::Check(args) => run_check(args),
+        Command::Check(args) => run_check(*args),
     };
     match result {
         Ok(code) => code,
