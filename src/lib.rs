@@ -14,5 +14,6 @@ pub mod duration;
 pub mod findings;
 pub mod flow;
 pub mod judge;
+pub mod ladder;
 pub mod report;
 pub mod seq;

@@ -13,6 +13,7 @@ use tcpshake::duration::parse_duration;
 use tcpshake::findings::FindingKind;
 use tcpshake::judge::Config;
 use tcpshake::judge::{Close, Handshake};
+use tcpshake::ladder::{self, Selection, TextOptions, render_mermaid, render_text};
 use tcpshake::report::{
     CsvReporter, JsonReporter, JsonlReporter, Reporter, Summary, TableReporter,
 };
@@ -37,6 +38,37 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Judge captures against a policy: exit 0 when all pass, 1 when one fails, 2 on bad input.
     Check(Box<CheckArgs>),
+    /// Draw connections as ladder diagrams (text or Mermaid).
+    Ladder(LadderArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LadderFormat {
+    Text,
+    Mermaid,
+}
+
+#[derive(Args)]
+struct LadderArgs {
+    /// Capture file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The connection with this id (as `analyze` numbers them).
+    #[arg(long, value_name = "ID")]
+    conn: Option<u64>,
+    /// Connections whose client is this ip:port ([v6]:port for IPv6).
+    #[arg(long, value_name = "IP:PORT")]
+    client: Option<String>,
+    /// Connections whose server is this ip:port.
+    #[arg(long, value_name = "IP:PORT")]
+    server: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: LadderFormat,
+    /// Draw every segment instead of folding the data transfer.
+    #[arg(long)]
+    full: bool,
+    #[command(flatten)]
+    tracking: TrackingArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -86,6 +118,9 @@ struct CheckArgs {
     /// Also write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Do not draw the ladder of each failing connection.
+    #[arg(long)]
+    no_ladder: bool,
     /// Files judged at once (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
@@ -343,7 +378,16 @@ fn gh_escape(s: &str, property: bool) -> String {
     o
 }
 
-fn print_check_text(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result<()> {
+/// Failing connections drawn per file in `check`'s text output; the rest are only listed.
+const LADDERS_PER_FILE: usize = 20;
+
+fn print_check_text(
+    out: &mut dyn Write,
+    verdicts: &[FileVerdict],
+    config: &tcpshake::judge::Config,
+    ladders_on: bool,
+) -> io::Result<()> {
+    let o = text_options();
     let plural = |n: u64| if n == 1 { "" } else { "s" };
     for v in verdicts {
         match v.status {
@@ -370,6 +414,27 @@ fn print_check_text(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result
         for cv in &v.capture_violations {
             writeln!(out, "      {}: {}", cv.kind, cv.message)?;
         }
+        // The folded ladder of each failing connection, around its failing frames.
+        let mut drawn = std::collections::HashMap::new();
+        if ladders_on && !v.failed.is_empty() {
+            let ids: Vec<u64> = v
+                .failed
+                .iter()
+                .take(LADDERS_PER_FILE)
+                .map(|c| c.id)
+                .collect();
+            let keep: Vec<u64> = v
+                .failed
+                .iter()
+                .flat_map(|c| c.violations.iter().map(|x| x.frame))
+                .collect();
+            let path = std::path::Path::new(&v.path);
+            if let Ok(ls) = ladder::ladders(path, config, &|c| ids.contains(&c.id), false, &keep) {
+                for l in ls {
+                    drawn.insert(l.report.id, l);
+                }
+            }
+        }
         for c in &v.failed {
             writeln!(out, "      {}", c.name())?;
             for viol in &c.violations {
@@ -383,6 +448,17 @@ fn print_check_text(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result
                     viol.frame, viol.kind, sev, viol.message
                 )?;
             }
+            if let Some(l) = drawn.get(&c.id) {
+                for line in render_text(l, o).lines().skip(1) {
+                    writeln!(out, "        {line}")?;
+                }
+            }
+        }
+        if ladders_on && v.failed.len() > LADDERS_PER_FILE {
+            writeln!(
+                out,
+                "      (ladders drawn for the first {LADDERS_PER_FILE} failing connections; `tcpshake ladder --conn ID` draws any)"
+            )?;
         }
         if let Some(t) = &v.truncated {
             writeln!(out, "      note: truncated capture ({t})")?;
@@ -430,7 +506,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
     let mut out = stdout.lock();
     if !args.quiet {
         let r = match args.format {
-            CheckFormat::Text => print_check_text(&mut out, &verdicts),
+            CheckFormat::Text => print_check_text(&mut out, &verdicts, &config, !args.no_ladder),
             CheckFormat::Json => {
                 let passed = verdicts.iter().all(|v| v.status == Status::Pass);
                 serde_json::to_writer(
@@ -495,6 +571,65 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
     })
 }
 
+/// Terminal width and colour, from stdout and NO_COLOR.
+fn text_options() -> TextOptions {
+    let tty = io::stdout().is_terminal();
+    let width = if tty {
+        terminal_size::terminal_size().map_or(110, |(w, _)| w.0 as usize)
+    } else {
+        110
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    TextOptions {
+        width,
+        color: tty && !no_color,
+    }
+}
+
+fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
+    let config = match args.tracking.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tcpshake: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let select = Selection {
+        id: args.conn,
+        client: args.client.clone(),
+        server: args.server.clone(),
+    };
+    let ladders = match ladder::ladders(&args.file, &config, &|c| select.matches(c), args.full, &[])
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tcpshake: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if ladders.is_empty() {
+        eprintln!(
+            "tcpshake: {}: no connection matches; `tcpshake analyze --all {}` lists them",
+            args.file.display(),
+            args.file.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let o = text_options();
+    let mut out = io::stdout().lock();
+    for (i, l) in ladders.iter().enumerate() {
+        let text = match args.format {
+            LadderFormat::Text => render_text(l, o),
+            LadderFormat::Mermaid => render_mermaid(l),
+        };
+        let sep = if i > 0 { "\n" } else { "" };
+        if let Err(e) = write!(out, "{sep}{text}") {
+            return handle_write_error(e);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn handle_write_error(e: io::Error) -> Result<ExitCode> {
     if e.kind() == io::ErrorKind::BrokenPipe {
         // `tcpshake ... | head` is not an error.
@@ -509,6 +644,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => run_analyze(args),
         Command::Check(args) => run_check(*args),
+        Command::Ladder(args) => run_ladder(args),
     };
     match result {
         Ok(code) => code,

@@ -17,8 +17,11 @@ pub struct FlowKey {
 impl FlowKey {
     #[inline]
     pub fn of(seg: &TcpSegment<'_>) -> FlowKey {
-        let a = (seg.src, seg.src_port);
-        let b = (seg.dst, seg.dst_port);
+        Self::from_endpoints((seg.src, seg.src_port), (seg.dst, seg.dst_port))
+    }
+
+    #[inline]
+    pub fn from_endpoints(a: (IpAddress, u16), b: (IpAddress, u16)) -> FlowKey {
         if a <= b {
             FlowKey { lo: a, hi: b }
         } else {

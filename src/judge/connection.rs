@@ -1222,6 +1222,16 @@ impl Connection {
     pub fn zeek_is_attempt(&self) -> bool {
         self.zeek.is_attempt()
     }
+
+    /// Both endpoints' RFC 9293 states now (client, server).
+    pub fn states(&self) -> (State, State) {
+        (self.c.state, self.s.state)
+    }
+
+    /// Base of each side's relative numbers (client, server), as far as known.
+    pub fn bases(&self) -> (Option<SeqNumber>, Option<SeqNumber>) {
+        (self.c.base, self.s.base)
+    }
 }
 
 impl fmt::Display for Side {

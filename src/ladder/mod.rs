@@ -1,0 +1,267 @@
+//! Ladder diagrams: the two-column picture of a connection, one row per
+//! segment with both endpoints' RFC 9293 states after it.
+//!
+//! The rows come from a second pass over the file: only the selected
+//! connections' segments are replayed through a fresh judge, so no per-packet
+//! history is ever kept for the others.
+
+mod render;
+
+pub use render::{TextOptions, render_mermaid, render_text};
+
+use crate::capture::{self, CaptureError, Frame, Timestamp};
+use crate::decode::{Decoded, TcpFlags, decode_frame};
+use crate::findings::{Finding, Side};
+use crate::flow::{FlowKey, roles};
+use crate::judge::{Config, Connection, ConnectionReport, State};
+use rustc_hash::FxHashMap;
+use std::path::Path;
+
+/// One segment of the ladder.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub frame: u64,
+    /// Seconds since the connection's first segment.
+    pub time: f64,
+    pub from: Side,
+    pub flags: TcpFlags,
+    pub seq: u32,
+    /// Relative ack, when the ACK flag is set.
+    pub ack: Option<u32>,
+    pub len: u32,
+    pub window: u16,
+    pub client_state: State,
+    pub server_state: State,
+    pub findings: Vec<Finding>,
+}
+
+/// The data transfer between handshake and teardown, summarised.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fold {
+    pub segments: u64,
+    pub bytes: u64,
+    /// Segments that resent bytes already sent.
+    pub retransmissions: u64,
+}
+
+/// A ladder entry: a segment, or a run of folded segments.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Segment(Box<Row>),
+    Folded(Fold),
+}
+
+/// The ladder of one connection.
+#[derive(Debug, Clone)]
+pub struct Ladder {
+    pub report: ConnectionReport,
+    pub entries: Vec<Entry>,
+}
+
+/// Keeps the rows of one connection, folding the middle unless `full`.
+struct Collector {
+    report: ConnectionReport,
+    conn: Option<Box<Connection>>,
+    start: Timestamp,
+    entries: Vec<Entry>,
+    full: bool,
+    handshake_done: bool,
+    teardown: bool,
+    highest: [Option<crate::seq::SeqNumber>; 2],
+    /// Frames whose rows must be shown even inside the fold.
+    keep: Vec<u64>,
+}
+
+impl Collector {
+    fn push_folded(&mut self, len: u32, retrans: bool) {
+        if let Some(Entry::Folded(f)) = self.entries.last_mut() {
+            f.segments += 1;
+            f.bytes += len as u64;
+            f.retransmissions += retrans as u64;
+            return;
+        }
+        self.entries.push(Entry::Folded(Fold {
+            segments: 1,
+            bytes: len as u64,
+            retransmissions: retrans as u64,
+        }));
+    }
+
+    fn segment(&mut self, frame: &Frame<'_>, seg: &crate::decode::TcpSegment<'_>, config: &Config) {
+        let conn = self.conn.get_or_insert_with(|| {
+            let (client, server) = roles(seg);
+            Box::new(Connection::new(
+                self.report.id,
+                frame.number,
+                frame.ts,
+                seg,
+                client,
+                server,
+                None,
+                config,
+            ))
+        });
+        conn.process(frame.number, frame.ts, seg);
+        let from = if seg.src == self.report.client.addr && seg.src_port == self.report.client.port
+        {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let (client_state, server_state) = conn.states();
+        let (cb, sb) = conn.bases();
+        let (own, other) = match from {
+            Side::Client => (cb, sb),
+            Side::Server => (sb, cb),
+        };
+        let f = seg.flags;
+        let idx = (from == Side::Server) as usize;
+        let end = seg.seq + seg.payload_len;
+        let retrans = seg.payload_len > 0 && self.highest[idx].is_some_and(|h| end.le(h));
+        if seg.payload_len > 0 || f.syn() || f.fin() {
+            let e = seg.seq_end();
+            self.highest[idx] = Some(self.highest[idx].map_or(e, |h| h.max_wrapping(e)));
+        }
+        if f.fin() || f.rst() {
+            self.teardown = true;
+        }
+        let findings: Vec<Finding> = self
+            .report
+            .anomalies
+            .iter()
+            .filter(|a| a.frame == frame.number)
+            .cloned()
+            .collect();
+        let show = self.full
+            || !self.handshake_done
+            || self.teardown
+            || !findings.is_empty()
+            || self.keep.contains(&frame.number);
+        if show {
+            self.entries.push(Entry::Segment(Box::new(Row {
+                frame: frame.number,
+                time: frame.ts.secs_since(self.start),
+                from,
+                flags: f,
+                seq: own.map_or(seg.seq.0, |b| seg.seq.relative_to(b)),
+                ack: f
+                    .ack()
+                    .then(|| other.map_or(seg.ack.0, |b| seg.ack.relative_to(b))),
+                len: seg.payload_len,
+                window: seg.window,
+                client_state,
+                server_state,
+                findings,
+            })));
+        } else {
+            self.push_folded(seg.payload_len, retrans);
+        }
+        // The handshake is shown in full: it ends with the first segment other
+        // than a SYN after which both sides are synchronized (the third ACK).
+        if !self.handshake_done
+            && !f.syn()
+            && client_state.is_synchronized()
+            && server_state.is_synchronized()
+        {
+            self.handshake_done = true;
+        }
+    }
+}
+
+/// Which connections to draw.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub id: Option<u64>,
+    pub client: Option<String>,
+    pub server: Option<String>,
+}
+
+impl Selection {
+    pub fn matches(&self, c: &ConnectionReport) -> bool {
+        self.id.is_none_or(|id| c.id == id)
+            && self
+                .client
+                .as_ref()
+                .is_none_or(|e| *e == c.client.to_string())
+            && self
+                .server
+                .as_ref()
+                .is_none_or(|e| *e == c.server.to_string())
+    }
+}
+
+/// Draws the connections of `path` that `select` picks: a first pass judges
+/// the whole file, a second replays only the picked connections' segments.
+/// `keep` lists frames shown even inside a fold.
+pub fn ladders(
+    path: &Path,
+    config: &Config,
+    select: &dyn Fn(&ConnectionReport) -> bool,
+    full: bool,
+    keep: &[u64],
+) -> Result<Vec<Ladder>, CaptureError> {
+    let mut picked: Vec<ConnectionReport> = Vec::new();
+    let mut next = 1;
+    crate::analyze::analyze_path(
+        path,
+        config,
+        &mut next,
+        &mut |c| {
+            if select(&c) {
+                picked.push(c)
+            }
+        },
+        &mut (),
+    )?;
+    picked.sort_by_key(|c| c.id);
+    let mut collectors: Vec<Collector> = picked
+        .into_iter()
+        .map(|report| Collector {
+            start: report.start,
+            report,
+            conn: None,
+            entries: Vec::new(),
+            full,
+            handshake_done: false,
+            teardown: false,
+            highest: [None, None],
+            keep: keep.to_vec(),
+        })
+        .collect();
+    let mut by_key: FxHashMap<FlowKey, Vec<usize>> = FxHashMap::default();
+    let key_of = |c: &ConnectionReport| {
+        FlowKey::from_endpoints(
+            (c.client.addr, c.client.port),
+            (c.server.addr, c.server.port),
+        )
+    };
+    for (i, c) in collectors.iter().enumerate() {
+        by_key.entry(key_of(&c.report)).or_default().push(i);
+    }
+    if collectors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sink = |frame: &Frame<'_>| {
+        let Ok(Decoded::Tcp(seg)) = decode_frame(frame) else {
+            return;
+        };
+        let Some(list) = by_key.get(&FlowKey::of(&seg)) else {
+            return;
+        };
+        for &i in list {
+            let c = &mut collectors[i];
+            if (c.report.first_frame..=c.report.last_frame).contains(&frame.number) {
+                c.segment(frame, &seg, config);
+                break;
+            }
+        }
+    };
+    capture::read_path(path, &mut sink)?;
+    Ok(collectors
+        .into_iter()
+        .map(|c| Ladder {
+            report: c.report,
+            entries: c.entries,
+        })
+        .collect())
+}

@@ -1,0 +1,242 @@
+use super::{Entry, Fold, Ladder, Row};
+use crate::findings::{Severity, Side};
+use std::fmt::Write as _;
+
+/// How the text ladder is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct TextOptions {
+    /// Terminal width in columns.
+    pub width: usize,
+    pub color: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> TextOptions {
+        TextOptions {
+            width: 110,
+            color: false,
+        }
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.1} GB", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} kB", n as f64 / 1e3),
+        n => format!("{n} bytes"),
+    }
+}
+
+fn fold_text(f: &Fold) -> String {
+    let mut s = format!(
+        "… {} segment{}, {}",
+        thousands(f.segments),
+        if f.segments == 1 { "" } else { "s" },
+        bytes(f.bytes)
+    );
+    if f.retransmissions > 0 {
+        let _ = write!(
+            s,
+            ", {} retransmission{}",
+            thousands(f.retransmissions),
+            if f.retransmissions == 1 { "" } else { "s" }
+        );
+    }
+    s.push_str(" …");
+    s
+}
+
+fn label(r: &Row) -> String {
+    let mut s = format!("{} seq={}", r.flags, r.seq);
+    if let Some(a) = r.ack {
+        let _ = write!(s, " ack={a}");
+    }
+    if r.len > 0 {
+        let _ = write!(s, " len={}", r.len);
+    }
+    let _ = write!(s, " win={}", r.window);
+    s
+}
+
+fn mark(sev: Severity) -> &'static str {
+    match sev {
+        Severity::Error => "✗",
+        Severity::Warning => "!",
+        Severity::Info => "·",
+    }
+}
+
+fn paint(s: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// A horizontal arrow `width` columns wide carrying `text`.
+fn arrow(text: &str, width: usize, right: bool) -> String {
+    let inner = width.saturating_sub(3);
+    let mut t: String = text.chars().take(inner).collect();
+    if text.chars().count() > inner && inner > 0 {
+        t = text.chars().take(inner - 1).collect();
+        t.push('…');
+    }
+    let pad = inner.saturating_sub(t.chars().count());
+    if right {
+        format!("─{t}{}─▶", "─".repeat(pad))
+    } else {
+        format!("◀─{}{t}─", "─".repeat(pad))
+    }
+}
+
+/// The ladder as text, one row per segment, folded unless the collector was asked for every row.
+pub fn render_text(l: &Ladder, o: TextOptions) -> String {
+    let r = &l.report;
+    let mut out = String::new();
+    let closed_by = r
+        .closed_by
+        .map(|b| format!(" by {}", b.as_str()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{} {} → {}  handshake {}, close {}{}  ({})",
+        paint(&format!("#{}", r.id), "1", o.color),
+        r.client,
+        r.server,
+        r.handshake,
+        r.close,
+        closed_by,
+        r.file
+    );
+    const STATE_W: usize = 13;
+    let fixed = 8 + 11 + 2 * (STATE_W + 1) + 2;
+    let arrow_w = o.width.saturating_sub(fixed).clamp(30, 90);
+    let head_c = format!("client {}", r.client);
+    let head_s = format!("server {}", r.server);
+    let gap = arrow_w
+        .saturating_sub(head_c.chars().count() + head_s.chars().count())
+        .max(1);
+    let _ = writeln!(
+        out,
+        "{:>7} {:>10}  {head_c}{}{head_s}  {:<STATE_W$} {:<STATE_W$}",
+        "frame",
+        "time",
+        " ".repeat(gap),
+        "client",
+        "server"
+    );
+    trim_line_end(&mut out);
+    let indent = " ".repeat(8 + 11 + 2);
+    for e in &l.entries {
+        match e {
+            Entry::Folded(f) => {
+                let _ = writeln!(out, "{indent}{}", paint(&fold_text(f), "2", o.color));
+            }
+            Entry::Segment(row) => {
+                let right = row.from == Side::Client;
+                let a = arrow(&label(row), arrow_w, right);
+                let a = paint(&a, if right { "36" } else { "35" }, o.color);
+                let _ = writeln!(
+                    out,
+                    "{:>7} {:>10.6}  {a}  {:<STATE_W$} {:<STATE_W$}",
+                    row.frame,
+                    row.time,
+                    row.client_state.as_str(),
+                    row.server_state.as_str()
+                );
+                trim_line_end(&mut out);
+                for f in &row.findings {
+                    let code = match f.severity {
+                        Severity::Error => "31",
+                        Severity::Warning => "33",
+                        Severity::Info => "2",
+                    };
+                    let line = format!("{} {}: {}", mark(f.severity), f.kind.id(), f.message);
+                    let _ = writeln!(out, "{indent}{}", paint(&line, code, o.color));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Drops the padding at the end of the last line (keeps its newline).
+fn trim_line_end(out: &mut String) {
+    if out.ends_with('\n') {
+        out.pop();
+        let trimmed = out.trim_end_matches(' ').len();
+        out.truncate(trimmed);
+        out.push('\n');
+    }
+}
+
+/// Mermaid leaves a message at `;` and reads `#` as an entity.
+fn mermaid_text(s: &str) -> String {
+    s.replace(';', ",").replace('#', "no. ")
+}
+
+/// The ladder as a Mermaid `sequenceDiagram` (renders on GitHub and GitLab).
+pub fn render_mermaid(l: &Ladder) -> String {
+    let r = &l.report;
+    let mut out = String::from("sequenceDiagram\n");
+    let _ = writeln!(out, "    participant C as client {}", r.client);
+    let _ = writeln!(out, "    participant S as server {}", r.server);
+    let mut last = None;
+    for e in &l.entries {
+        match e {
+            Entry::Folded(f) => {
+                let _ = writeln!(out, "    Note over C,S: {}", mermaid_text(&fold_text(f)));
+            }
+            Entry::Segment(row) => {
+                let (a, b) = if row.from == Side::Client {
+                    ("C", "S")
+                } else {
+                    ("S", "C")
+                };
+                let _ = writeln!(
+                    out,
+                    "    {a}->>{b}: frame {} {}",
+                    row.frame,
+                    mermaid_text(&label(row))
+                );
+                let now = (row.client_state, row.server_state);
+                if last.map(|(c, _)| c) != Some(now.0) {
+                    let _ = writeln!(out, "    Note left of C: {}", now.0);
+                }
+                if last.map(|(_, s)| s) != Some(now.1) {
+                    let _ = writeln!(out, "    Note right of S: {}", now.1);
+                }
+                last = Some(now);
+                for f in &row.findings {
+                    let side = if f.from == Side::Client {
+                        "left of C"
+                    } else {
+                        "right of S"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    Note {side}: {} {}: {}",
+                        mark(f.severity),
+                        f.kind.id(),
+                        mermaid_text(&f.message)
+                    );
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,172 @@
+//! Ladder diagrams: snapshots of the committed captures, folding, Mermaid structure.
+
+mod fixtures;
+
+use assert_cmd::Command;
+use std::path::PathBuf;
+
+fn td(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+}
+
+fn ladder(args: &[&str], file: &PathBuf) -> String {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .arg("ladder")
+        .arg(file)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The file path differs between checkouts; the snapshot shows its name only.
+    String::from_utf8(out.stdout).unwrap().replace(
+        &format!("{}", file.display()),
+        &file.file_name().unwrap().to_string_lossy(),
+    )
+}
+
+#[test]
+fn snapshots_of_the_committed_captures() {
+    for name in [
+        "handshake-graceful.pcap",
+        "refused.pcap",
+        "half-close-data.pcap",
+        "close-simultaneous.pcap",
+        "synack-wrong-ack.pcap",
+        "fin-not-counted.pcap",
+    ] {
+        let text = ladder(&["--full"], &td(name));
+        insta::assert_snapshot!(name.trim_end_matches(".pcap"), text);
+    }
+}
+
+#[test]
+fn no_colour_without_a_terminal() {
+    let text = ladder(&[], &td("mixed.pcap"));
+    assert!(!text.contains('\x1b'));
+}
+
+#[test]
+fn selection_by_id_client_and_server() {
+    let text = ladder(&["--conn", "2"], &td("mixed.pcap"));
+    assert!(
+        text.starts_with("#2 192.168.1.10:51001 → 192.168.1.20:8080"),
+        "{text}"
+    );
+    assert_eq!(text.matches("\n#").count(), 0, "one connection");
+    let text = ladder(&["--client", "192.168.1.12:51003"], &td("mixed.pcap"));
+    assert!(text.starts_with("#4 "), "{text}");
+    let text = ladder(&["--server", "192.168.1.20:443"], &td("mixed.pcap"));
+    assert_eq!(text.lines().filter(|l| l.starts_with('#')).count(), 4);
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["ladder", "--conn", "99"])
+        .arg(td("mixed.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no connection matches"));
+}
+
+#[test]
+fn long_connections_are_folded_between_handshake_and_teardown() {
+    use fixtures::build::*;
+    let mut d = Dialog::basic();
+    d.handshake();
+    for i in 0..600 {
+        d.c(PSH | ACK, 1000);
+        if i % 200 == 199 {
+            // The same 1000 bytes again: a retransmission.
+            let seq = d.c_nxt - 1000;
+            let c_next = d.c_nxt;
+            d.c(PSH | ACK, 1000).seq(seq);
+            d.c_nxt = c_next;
+        }
+        d.s(ACK, 0);
+    }
+    d.close_client_first();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.pcap");
+    std::fs::write(&path, eth_pcap(&[&d])).unwrap();
+    let text = ladder(&[], &path);
+    let rows = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(rows, 3 + 4, "handshake and teardown in full:\n{text}");
+    assert!(
+        text.contains("… 1,203 segments, 603.0 kB, 3 retransmissions …"),
+        "{text}"
+    );
+    let full = ladder(&["--full"], &path);
+    let rows = full
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .count();
+    assert_eq!(rows, d.segs.len());
+}
+
+#[test]
+fn mermaid_has_participants_one_message_per_segment_and_notes_for_findings() {
+    let text = ladder(
+        &["--format", "mermaid", "--full"],
+        &td("fin-not-counted.pcap"),
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "sequenceDiagram");
+    assert!(lines[1].starts_with("    participant C as client 10.0.0.1:40000"));
+    assert!(lines[2].starts_with("    participant S as server 10.0.0.2:80"));
+    let messages = lines.iter().filter(|l| l.contains("->>")).count();
+    assert_eq!(messages, 11, "one message per segment");
+    let from_client = lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with("C->>S:"))
+        .count();
+    assert_eq!(from_client, 6);
+    let finding_notes: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("Note") && l.contains("fin_not_counted"))
+        .collect();
+    assert_eq!(finding_notes.len(), 1);
+    assert!(
+        finding_notes[0].contains("Note right of S"),
+        "the server sent it"
+    );
+    assert!(
+        !text.contains(';') && !text.contains('#'),
+        "characters Mermaid would misread"
+    );
+    let folded = ladder(&["--format", "mermaid"], &td("fin-not-counted.pcap"));
+    assert!(
+        folded.contains("Note over C,S: … 4 segments, 1.1 kB …"),
+        "{folded}"
+    );
+}
+
+#[test]
+fn check_draws_the_ladder_of_failing_connections() {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .arg("check")
+        .arg(td("fin-not-counted.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("─FIN, ACK seq=101 ack=1001"), "{text}");
+    assert!(text.contains("✗ fin_not_counted"), "{text}");
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["check", "--no-ladder"])
+        .arg(td("fin-not-counted.pcap"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("─FIN"));
+}
