@@ -15,5 +15,7 @@ pub mod findings;
 pub mod flow;
 pub mod judge;
 pub mod ladder;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod report;
 pub mod seq;

@@ -40,6 +40,51 @@ enum Command {
     Check(Box<CheckArgs>),
     /// Draw connections as ladder diagrams (text or Mermaid).
     Ladder(LadderArgs),
+    /// Capture from a network interface and judge connections as they finish.
+    #[cfg(feature = "live")]
+    Live(Box<LiveArgs>),
+}
+
+#[cfg(feature = "live")]
+#[derive(Clone, Copy, ValueEnum)]
+enum LiveFormat {
+    Table,
+    Jsonl,
+}
+
+#[cfg(feature = "live")]
+#[derive(Args)]
+struct LiveArgs {
+    /// Interface to capture on (`--list` shows them).
+    #[arg(short, long, value_name = "IFACE", required_unless_present = "list")]
+    interface: Option<String>,
+    /// List the interfaces and exit.
+    #[arg(long)]
+    list: bool,
+    /// BPF capture filter, e.g. "tcp port 443".
+    #[arg(short, long, value_name = "BPF")]
+    filter: Option<String>,
+    /// Stop after this long (e.g. 30s). Ctrl-C also stops.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    duration: Option<i64>,
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Save what was captured as pcap (replay it with `tcpshake analyze`).
+    #[arg(short, long, value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    snaplen: i32,
+    #[arg(long, value_enum, default_value = "table")]
+    format: LiveFormat,
+    /// Apply the check policy: exit 1 when a connection failed it.
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    #[command(flatten)]
+    tracking: TrackingArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -82,6 +127,30 @@ struct CheckArgs {
     /// Capture files (pcap, pcapng, optionally .gz).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Print nothing; the exit code says it all.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: CheckFormat,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Do not draw the ladder of each failing connection.
+    #[arg(long)]
+    no_ladder: bool,
+    /// Files judged at once (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+    #[command(flatten)]
+    tracking: TrackingArgs,
+}
+
+/// The policy knobs, shared by `check` and `live --check`.
+#[derive(Args)]
+struct PolicyArgs {
     /// Policy file (TOML). Without it, ./tcpshake.toml is used when present.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
@@ -109,23 +178,6 @@ struct CheckArgs {
     /// Judge only connections with this host at either end. Repeatable.
     #[arg(long, value_delimiter = ',', value_name = "IP")]
     host: Vec<String>,
-    /// Print nothing; the exit code says it all.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    format: CheckFormat,
-    /// Also write a JUnit XML report here.
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// Do not draw the ladder of each failing connection.
-    #[arg(long)]
-    no_ladder: bool,
-    /// Files judged at once (default: one per core).
-    #[arg(short = 'j', long, value_name = "N")]
-    jobs: Option<usize>,
-    #[command(flatten)]
-    tracking: TrackingArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -313,7 +365,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     })
 }
 
-fn build_policy(args: &CheckArgs) -> Result<(Policy, Option<PathBuf>), String> {
+fn build_policy(args: &PolicyArgs) -> Result<(Policy, Option<PathBuf>), String> {
     let file = match &args.policy {
         Some(p) => Some(p.clone()),
         None => {
@@ -488,7 +540,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let (policy, _policy_file) = match build_policy(&args) {
+    let (policy, _policy_file) = match build_policy(&args.policy) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("tcpshake: {e}");
@@ -630,6 +682,188 @@ fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "live")]
+fn run_live(args: LiveArgs) -> Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use tcpshake::live::{self, LiveOptions};
+    if args.list {
+        return match live::list_interfaces() {
+            Ok(list) => {
+                for (name, desc) in list {
+                    match desc {
+                        Some(d) => println!("{name}\t{d}"),
+                        None => println!("{name}"),
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("tcpshake: {e}");
+                Ok(ExitCode::from(2))
+            }
+        };
+    }
+    let config = match args.tracking.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tcpshake: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let policy = if args.check {
+        match build_policy(&args.policy) {
+            Ok((p, _)) => Some(p),
+            Err(e) => {
+                eprintln!("tcpshake: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    } else {
+        None
+    };
+    let interface = args.interface.clone().unwrap_or_default();
+    let opts = LiveOptions {
+        interface: interface.clone(),
+        filter: args.filter.clone(),
+        duration: args.duration.map(|d| Duration::from_nanos(d as u64)),
+        count: args.count,
+        write: args.write.clone(),
+        snaplen: args.snaplen,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    live::stop_on_ctrl_c(stop.clone());
+    let tty = io::stderr().is_terminal();
+    let mut summary = Summary::default();
+    let mut judged = 0u64;
+    let mut failed = 0u64;
+    let mut out = io::stdout().lock();
+    let status_shown = std::cell::Cell::new(false);
+    let result = live::run(
+        &opts,
+        &config,
+        stop,
+        &mut || {
+            eprintln!(
+                "tcpshake: capturing on {interface}{}",
+                args.filter
+                    .as_deref()
+                    .map(|f| format!(" (filter: {f})"))
+                    .unwrap_or_default()
+            );
+        },
+        &mut |c| {
+            summary.add(&c);
+            if tty && status_shown.get() {
+                eprint!("\r\x1b[2K");
+            }
+            let _ = match args.format {
+                LiveFormat::Table => write!(out, "{}", tcpshake::report::connection_block(&c)),
+                LiveFormat::Jsonl => serde_json::to_writer(
+                    &mut out,
+                    &serde_json::json!({"record": "connection", "connection": &c}),
+                )
+                .map_err(io::Error::other)
+                .and_then(|_| writeln!(out)),
+            };
+            let _ = out.flush();
+            if let Some(p) = &policy {
+                if p.selects(&c) {
+                    judged += 1;
+                    let v = p.violations(&c);
+                    if !v.is_empty() {
+                        failed += 1;
+                        for x in v {
+                            eprintln!(
+                                "tcpshake: FAIL #{} {} → {} frame {}: {}: {}",
+                                c.id, c.client, c.server, x.frame, x.kind, x.message
+                            );
+                        }
+                    }
+                }
+            }
+        },
+        &mut |s| {
+            if tty {
+                status_shown.set(true);
+                eprint!(
+                    "\r\x1b[2K{} packets  {} live connections  {} finished  {} findings  {} dropped by the kernel",
+                    s.packets, s.live_connections, s.connections, s.findings, s.kernel_dropped
+                );
+            }
+        },
+    );
+    if tty && status_shown.get() {
+        eprintln!();
+    }
+    let status = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tcpshake: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match args.format {
+        LiveFormat::Table => {
+            let _ = writeln!(
+                out,
+                "{} packets, {} TCP segments, {} connections; handshakes: {}; closes: {}",
+                status.packets,
+                status.tcp_segments,
+                summary.connections,
+                summary
+                    .handshake
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                summary
+                    .close
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(k, n)| format!("{k} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let _ = writeln!(
+                out,
+                "libpcap: {} dropped by the kernel, {} by the interface",
+                status.kernel_dropped, status.interface_dropped
+            );
+        }
+        LiveFormat::Jsonl => {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::json!({"record": "summary", "summary": &summary, "capture": &status})
+            );
+        }
+    }
+    let _ = out.flush();
+    if status.kernel_dropped > 0 || status.interface_dropped > 0 {
+        eprintln!(
+            "tcpshake: WARNING: {} packets were dropped by the kernel and {} by the interface: gaps, unacknowledged FINs and missing handshakes may be capture loss, not the network",
+            status.kernel_dropped, status.interface_dropped
+        );
+    }
+    if let Some(p) = &policy {
+        let count_ok = p.expect_connections.is_none_or(|r| r.contains(judged));
+        if !count_ok {
+            eprintln!(
+                "tcpshake: FAIL expected {} connections, saw {judged}",
+                p.expect_connections
+                    .map(|r| r.to_string())
+                    .unwrap_or_default()
+            );
+        }
+        if failed > 0 || !count_ok {
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn handle_write_error(e: io::Error) -> Result<ExitCode> {
     if e.kind() == io::ErrorKind::BrokenPipe {
         // `tcpshake ... | head` is not an error.
@@ -645,6 +879,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => run_analyze(args),
         Command::Check(args) => run_check(*args),
         Command::Ladder(args) => run_ladder(args),
+        #[cfg(feature = "live")]
+        Command::Live(args) => run_live(*args),
     };
     match result {
         Ok(code) => code,

@@ -191,6 +191,12 @@ impl FlowTable {
         }
     }
 
+    /// Ends connections whose timeouts passed by `now`, even when no segment
+    /// arrives (live capture on a quiet interface).
+    pub fn expire(&mut self, now: Timestamp, emit: &mut dyn FnMut(Connection)) {
+        self.maybe_sweep(now, emit);
+    }
+
     fn maybe_sweep(&mut self, now: Timestamp, emit: &mut dyn FnMut(Connection)) {
         match self.last_sweep {
             None => {

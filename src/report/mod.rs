@@ -7,7 +7,7 @@ mod table;
 
 pub use self::csv::CsvReporter;
 pub use self::json::{JsonReporter, JsonlReporter};
-pub use self::table::TableReporter;
+pub use self::table::{TableReporter, connection_block};
 
 use crate::analyze::FileReport;
 use crate::findings::{ALL_KINDS, Severity};

@@ -106,7 +106,7 @@ fn summary_table(s: &Summary) -> String {
     b.build().with(Style::rounded()).to_string()
 }
 
-fn connection_block(c: &ConnectionReport) -> String {
+pub fn connection_block(c: &ConnectionReport) -> String {
     let mut s = format!(
         "#{} {} → {}  handshake {}  close {}{}  frames {}–{}  {} / {}  [{} {}]\n",
         c.id,
