@@ -168,6 +168,8 @@ pub fn run(
         match cap.next_packet() {
             Ok(p) => {
                 number += 1;
+                // time_t and suseconds_t are not i64 on every platform.
+                #[allow(clippy::useless_conversion)]
                 let ts = Timestamp::from_parts(
                     i64::from(p.header.ts.tv_sec),
                     i64::from(p.header.ts.tv_usec) * 1000,
