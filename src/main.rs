@@ -767,18 +767,18 @@ fn run_live(args: LiveArgs) -> Result<ExitCode> {
                 .and_then(|_| writeln!(out)),
             };
             let _ = out.flush();
-            if let Some(p) = &policy {
-                if p.selects(&c) {
-                    judged += 1;
-                    let v = p.violations(&c);
-                    if !v.is_empty() {
-                        failed += 1;
-                        for x in v {
-                            eprintln!(
-                                "tcpshake: FAIL #{} {} → {} frame {}: {}: {}",
-                                c.id, c.client, c.server, x.frame, x.kind, x.message
-                            );
-                        }
+            if let Some(p) = &policy
+                && p.selects(&c)
+            {
+                judged += 1;
+                let v = p.violations(&c);
+                if !v.is_empty() {
+                    failed += 1;
+                    for x in v {
+                        eprintln!(
+                            "tcpshake: FAIL #{} {} → {} frame {}: {}: {}",
+                            c.id, c.client, c.server, x.frame, x.kind, x.message
+                        );
                     }
                 }
             }
