@@ -104,6 +104,41 @@ catalogue! {
         "a SYN carried data (TCP Fast Open or an unusual stack)";
     AckNonzeroWithoutAckFlag => "ack_nonzero_without_ack_flag", Info,
         "the acknowledgment field is non-zero while the ACK flag is clear";
+    // Data transfer (RFC 9293 §3.8-3.10; Wireshark's tcp.analysis).
+    Retransmission => "retransmission", Warning,
+        "the segment resends sequence space already sent (the sender's timer fired)";
+    FastRetransmission => "fast_retransmission", Warning,
+        "a retransmission right after two or more duplicate ACKs asked for it (RFC 5681 §3.2)";
+    SpuriousRetransmission => "spurious_retransmission", Warning,
+        "a retransmission of data the receiver had already acknowledged";
+    OutOfOrder => "out_of_order", Warning,
+        "a segment older than the highest sent, arriving within one round trip: reordered, not resent";
+    SegmentGap => "segment_gap", Warning,
+        "the segment starts beyond the next expected byte: the bytes in between were not captured";
+    AckedUnseen => "acked_unseen", Warning,
+        "the peer acknowledges bytes that were never seen in the capture";
+    DuplicateAck => "duplicate_ack", Info,
+        "a pure ACK repeating the previous ACK and window: the receiver is missing a segment";
+    ZeroWindow => "zero_window", Warning,
+        "the receiver advertises a zero window: the sender must stop";
+    ZeroWindowProbe => "zero_window_probe", Info,
+        "one byte sent into a zero window to probe it (RFC 9293 §3.8.6.1)";
+    ZeroWindowProbeAck => "zero_window_probe_ack", Info,
+        "the answer to a zero-window probe";
+    WindowFull => "window_full", Warning,
+        "the segment fills the receiver's advertised window exactly";
+    WindowUpdate => "window_update", Info,
+        "a pure ACK that only changes the advertised window";
+    KeepAlive => "keep_alive", Info,
+        "a keep-alive: zero or one byte at the next sequence number minus one";
+    KeepAliveAck => "keep_alive_ack", Info,
+        "the answer to a keep-alive";
+    DataBeyondWindow => "data_beyond_window", Warning,
+        "data past the right edge of the receiver's advertised window (RFC 9293 §3.8.6)";
+    WindowShrink => "window_shrink", Warning,
+        "the receiver moved its window's right edge to the left, which RFC 9293 §3.8.6 says it should not";
+    AnalysisLimit => "analysis_limit", Info,
+        "the list of unacknowledged segments reached its cap; RTT and retransmission timing past it are not measured";
 }
 
 impl fmt::Display for FindingKind {

@@ -1,4 +1,5 @@
 use super::completeness;
+use super::transfer::{DirectionStats, Flags, Outcome, Transfer};
 use super::state::State;
 use super::verdict::{Close, ClosedBy, Handshake};
 use super::zeek::ZeekConn;
@@ -142,14 +143,49 @@ pub struct Connection {
     reset_by: Option<Side>,
     /// Both FINs had been acknowledged when the RST came.
     reset_after_close: bool,
-    /// A FIN came while the other side had sent nothing: the close was complete then.
-    fin_with_silent_peer: bool,
     client_sent_after_synack: bool,
     zeek: ZeekConn,
     completeness: u8,
+    transfer: Transfer,
+    /// Wireshark's per-frame items, counted as tshark counts them.
+    ws_counts: [u32; WS_ITEMS.len()],
     findings: Vec<Finding>,
     suppressed_findings: u64,
     pub evicted: bool,
+}
+
+/// Wireshark's expert items and connection items, by display-filter name.
+pub const WS_ITEMS: [&str; 23] = [
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.spurious_retransmission",
+    "tcp.analysis.out_of_order",
+    "tcp.analysis.lost_segment",
+    "tcp.analysis.ack_lost_segment",
+    "tcp.analysis.duplicate_ack",
+    "tcp.analysis.zero_window",
+    "tcp.analysis.zero_window_probe",
+    "tcp.analysis.zero_window_probe_ack",
+    "tcp.analysis.window_full",
+    "tcp.analysis.window_update",
+    "tcp.analysis.keep_alive",
+    "tcp.analysis.keep_alive_ack",
+    "tcp.analysis.flags",
+    "tcp.connection.syn",
+    "tcp.connection.synack",
+    "tcp.connection.fin",
+    "tcp.connection.fin_active",
+    "tcp.connection.fin_passive",
+    "tcp.connection.rst",
+    "tcp.ack.nonzero",
+    "tcp.analysis.reused_ports",
+];
+
+/// Data-transfer figures per direction.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TransferReport {
+    pub client: DirectionStats,
+    pub server: DirectionStats,
 }
 
 /// Per-direction numbers in reports.
@@ -187,6 +223,9 @@ pub struct ConnectionReport {
     pub packets: PerSide,
     pub payload_bytes: PerSide,
     pub handshake_rtt: HandshakeRtt,
+    pub transfer: TransferReport,
+    /// Wireshark's `tcp.analysis.*` and `tcp.connection.*` items: frames carrying each.
+    pub tcp_analysis: std::collections::BTreeMap<&'static str, u32>,
     pub anomalies: Vec<Finding>,
     /// Findings beyond the per-connection cap, counted but not listed.
     #[serde(skip_serializing_if = "is_zero")]
@@ -256,10 +295,11 @@ impl Connection {
             first_fin_by: None,
             reset_by: None,
             reset_after_close: false,
-            fin_with_silent_peer: false,
             client_sent_after_synack: false,
             zeek: ZeekConn::new(seg, from_client, &config.likely_server_ports),
             completeness: completeness::first_frame(seg),
+            transfer: Transfer::default(),
+            ws_counts: [0; WS_ITEMS.len()],
             findings: Vec::new(),
             suppressed_findings: 0,
             evicted: false,
@@ -289,10 +329,15 @@ impl Connection {
         if !seg.flags.syn() || seg.flags.ack() {
             return;
         }
-        // The same SYN again after a refusal is a retry of that attempt, not a reuse.
+        // The same SYN again after a refusal is a retry of that attempt, not a
+        // reuse; Wireshark, whose conversation goes on, counts it a retransmission.
         if prev.client_isn == Some(seg.seq) {
+            self.ws_counts[0] += 1;
+            self.ws_counts[14] += 1;
             return;
         }
+        self.ws_counts[22] += 1;
+        self.ws_counts[14] += 1;
         let gap = ts.secs_since(prev.ended);
         self.push(Finding::new(
             K::PortReuse,
@@ -362,7 +407,8 @@ impl Connection {
     pub fn close_complete(&self) -> bool {
         self.reset_by.is_some()
             || (self.c.fin_seq.is_some() && self.s.fin_seq.is_some())
-            || self.fin_with_silent_peer
+            || (self.c.fin_seq.is_some() && self.s.packets == 0)
+            || (self.s.fin_seq.is_some() && self.c.packets == 0)
     }
 
     /// The client sent a SYN and the server has sent nothing at all.
@@ -412,6 +458,7 @@ impl Connection {
         if f.ack() && self.peer(from.other()).base.is_none() {
             self.peer_mut(from.other()).base = Some(seg.ack - 1);
         }
+        self.count_wireshark_items(seg, from);
 
         if let Some(what) = invalid_combination(f) {
             self.push(
@@ -461,6 +508,12 @@ impl Connection {
                 // must not move its numbers.
                 return;
             }
+        }
+        let outcome = self
+            .transfer
+            .segment((from == Side::Server) as usize, frame, ts, seg);
+        if outcome.flags.0 != 0 {
+            self.transfer_findings(frame, ts, seg, from, &outcome);
         }
         if f.rst() {
             self.on_rst(frame, seg, from);
@@ -903,14 +956,15 @@ impl Connection {
             && self.final_ack.is_none()
             && let Some(sisn) = self.s.isn
         {
-            let s_next = self.s.next_seq.unwrap_or(sisn + 1);
-            let ack_ok = seg.ack == sisn + 1
-                || (seg.ack.gt(sisn + 1) && seg.ack.le(s_next))
-                || self.s.old_isn.is_some_and(|o| seg.ack == o + 1);
+            // Beyond ISN_s+1 (server data the capture did not show) or beyond
+            // ISN_c+1 (client data sent earlier, captured later) loss can explain;
+            // acknowledging the SYN's own number, or a seq before ISN_c+1, it cannot.
+            let ack_ok =
+                seg.ack.ge(sisn + 1) || self.s.old_isn.is_some_and(|o| seg.ack == o + 1);
             let expected_seq = self.c.isn.map(|i| i + 1);
             let seq_ok = match self.c.isn {
                 None => true,
-                Some(i) => seg.seq == i + 1 || seg.seq == i + 1 + self.c.syn_data_len,
+                Some(i) => seg.seq.ge(i + 1),
             };
             if !self.third_ack_checked {
                 self.third_ack_checked = true;
@@ -1023,9 +1077,6 @@ impl Connection {
                 if self.first_fin_by.is_none() {
                     self.first_fin_by = Some(from);
                 }
-                if self.peer(to).packets == 0 {
-                    self.fin_with_silent_peer = true;
-                }
                 let me = self.peer_mut(from);
                 me.fin_seq = Some(fs);
                 me.fin_frame = frame;
@@ -1067,6 +1118,176 @@ impl Connection {
                     ).values(Value::Seq(prev.0), Value::Seq(fs.0)));
                 }
             }
+        }
+    }
+
+    fn count_wireshark_items(&mut self, seg: &TcpSegment<'_>, from: Side) {
+        let f = seg.flags;
+        let passive = self.peer(from.other()).fin_seq.is_some() && self.first_fin_by != Some(from);
+        let mut bump = |name: &str| {
+            if let Some(i) = WS_ITEMS.iter().position(|n| *n == name) {
+                self.ws_counts[i] += 1;
+            }
+        };
+        if f.syn() && !f.ack() {
+            bump("tcp.connection.syn");
+        }
+        if f.syn() && f.ack() {
+            bump("tcp.connection.synack");
+        }
+        if f.rst() {
+            bump("tcp.connection.rst");
+        }
+        if !f.ack() && seg.ack.0 != 0 {
+            bump("tcp.ack.nonzero");
+        }
+        if f.fin() {
+            bump("tcp.connection.fin");
+            // Active unless the other side already sent a FIN (Wireshark's closing initiator).
+            if passive {
+                bump("tcp.connection.fin_passive");
+            } else {
+                bump("tcp.connection.fin_active");
+            }
+        }
+    }
+
+    /// Words for the data-transfer flags of one segment.
+    fn transfer_findings(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side, o: &Outcome) {
+        const MAP: [(u32, usize); 14] = [
+            (Flags::RETRANSMISSION, 0),
+            (Flags::FAST_RETRANSMISSION, 1),
+            (Flags::SPURIOUS_RETRANSMISSION, 2),
+            (Flags::OUT_OF_ORDER, 3),
+            (Flags::SEGMENT_GAP, 4),
+            (Flags::ACKED_UNSEEN, 5),
+            (Flags::DUPLICATE_ACK, 6),
+            (Flags::ZERO_WINDOW, 7),
+            (Flags::ZERO_WINDOW_PROBE, 8),
+            (Flags::ZERO_WINDOW_PROBE_ACK, 9),
+            (Flags::WINDOW_FULL, 10),
+            (Flags::WINDOW_UPDATE, 11),
+            (Flags::KEEP_ALIVE, 12),
+            (Flags::KEEP_ALIVE_ACK, 13),
+        ];
+        let mut any = false;
+        for (bit, i) in MAP {
+            if o.flags.has(bit) {
+                self.ws_counts[i] += 1;
+                any = true;
+            }
+        }
+        if any {
+            self.ws_counts[14] += 1;
+        }
+        let fl = o.flags;
+        if self.findings.len() >= MAX_FINDINGS {
+            // Past the cap nothing is worded: no allocation on a busy path.
+            let mut n = fl.0.count_ones() as u64;
+            if fl.has(Flags::FAST_RETRANSMISSION) || fl.has(Flags::SPURIOUS_RETRANSMISSION) {
+                n -= 1;
+            }
+            self.suppressed_findings += n;
+            return;
+        }
+        let me = self.peer(from);
+        let base = me.base.unwrap_or_default();
+        let peer_base = self.peer(from.other()).base.unwrap_or_default();
+        let rel = |v: SeqNumber| v.relative_to(base);
+        let len = seg.payload_len;
+        let start = rel(seg.seq);
+        let end = rel(seg.seq + len);
+        let first = |o: &Outcome| {
+            o.first_sent
+                .map(|(f0, t0)| format!(" (first sent at frame {f0}, {} earlier)", crate::report::human_duration(ts.secs_since(t0))))
+                .unwrap_or_default()
+        };
+        let mut notes: Vec<(K, String, Option<(Value, Value)>)> = Vec::new();
+        // A resent SYN or bare FIN has its own finding (syn_/synack_/fin_retransmission).
+        let control_only = seg.flags.syn() || (seg.flags.fin() && len == 0);
+        if control_only {
+        } else if fl.has(Flags::SPURIOUS_RETRANSMISSION) {
+            notes.push((K::SpuriousRetransmission, format!("the {from} resent bytes {start}–{end}, which the {} had already acknowledged{}", from.other(), first(o)), None));
+        } else if fl.has(Flags::FAST_RETRANSMISSION) {
+            notes.push((K::FastRetransmission, format!("the {from} resent bytes {start}–{end} after {} duplicate ACKs{}", o.dup_ack_count.max(2), first(o)), None));
+        } else if fl.has(Flags::RETRANSMISSION) {
+            notes.push((K::Retransmission, format!("the {from} resent bytes {start}–{end}{}", first(o)), None));
+        }
+        if fl.has(Flags::OUT_OF_ORDER) && !control_only {
+            let exp = o.expected_seq.map(rel).unwrap_or(0);
+            notes.push((K::OutOfOrder, format!("expected seq {exp} next, saw {start}: an older segment arriving late, within one round trip"), None));
+        }
+        if fl.has(Flags::SEGMENT_GAP) {
+            let exp = o.expected_seq.unwrap_or(seg.seq);
+            notes.push((
+                K::SegmentGap,
+                format!("expected seq {} next, saw {start}: {} bytes from the {from} were not captured", rel(exp), seg.seq.diff(exp)),
+                Some((Value::Seq(exp.0), Value::Seq(seg.seq.0))),
+            ));
+        }
+        if fl.has(Flags::ACKED_UNSEEN) {
+            let seen = o.peer_next_seq.map(|n| n.relative_to(peer_base)).unwrap_or(0);
+            notes.push((
+                K::AckedUnseen,
+                format!("the {from} acknowledges {}, but the {}'s bytes were seen only up to {seen}", seg.ack.relative_to(peer_base), from.other()),
+                None,
+            ));
+        }
+        if fl.has(Flags::DUPLICATE_ACK) {
+            notes.push((
+                K::DuplicateAck,
+                format!("duplicate ACK #{} of ack {} (the original at frame {})", o.dup_ack_count, seg.ack.relative_to(peer_base), o.dup_of_frame),
+                None,
+            ));
+        }
+        if fl.has(Flags::ZERO_WINDOW) {
+            notes.push((K::ZeroWindow, format!("the {from} advertises a zero window: the {} must stop sending", from.other()), None));
+        }
+        if fl.has(Flags::ZERO_WINDOW_PROBE) {
+            notes.push((K::ZeroWindowProbe, format!("the {from} probes the zero window with byte {start}"), None));
+        }
+        if fl.has(Flags::ZERO_WINDOW_PROBE_ACK) {
+            notes.push((K::ZeroWindowProbeAck, format!("the {from} answers the zero-window probe; its window is still 0"), None));
+        }
+        if fl.has(Flags::WINDOW_FULL) {
+            notes.push((K::WindowFull, format!("the segment ends at {end}, exactly the {}'s right window edge", from.other()), None));
+        }
+        if fl.has(Flags::WINDOW_UPDATE) {
+            notes.push((K::WindowUpdate, format!("the {from} updates its window to {}", seg.window), None));
+        }
+        if fl.has(Flags::KEEP_ALIVE) {
+            notes.push((K::KeepAlive, format!("keep-alive from the {from} at seq {start}"), None));
+        }
+        if fl.has(Flags::KEEP_ALIVE_ACK) {
+            notes.push((K::KeepAliveAck, format!("the {from} answers the keep-alive"), None));
+        }
+        if fl.has(Flags::DATA_BEYOND_WINDOW) {
+            if let Some(edge) = o.right_edge {
+                notes.push((
+                    K::DataBeyondWindow,
+                    format!("expected data only up to {} (the {}'s ack + window), saw data up to {end}", rel(edge), from.other()),
+                    Some((Value::Seq(edge.0), Value::Seq((seg.seq + len).0))),
+                ));
+            }
+        }
+        if fl.has(Flags::WINDOW_SHRINK) {
+            if let (Some(old), Some(new)) = (o.old_right_edge, o.right_edge) {
+                notes.push((
+                    K::WindowShrink,
+                    format!("expected the right window edge to stay at {} or move right, saw it move left to {}", old.relative_to(peer_base), new.relative_to(peer_base)),
+                    Some((Value::Seq(old.0), Value::Seq(new.0))),
+                ));
+            }
+        }
+        if fl.has(Flags::ANALYSIS_LIMIT) {
+            notes.push((K::AnalysisLimit, format!("{} unacknowledged segments from the {from}: the analysis stops remembering more", super::transfer::MAX_UNACKED), None));
+        }
+        for (kind, msg, values) in notes {
+            let f = Finding::new(kind, frame, from, format!("{msg}, at frame {frame}"));
+            self.push(match values {
+                Some((e, a)) => f.values(e, a),
+                None => f,
+            });
         }
     }
 
@@ -1208,6 +1429,16 @@ impl Connection {
                 syn_to_synack: self.rtt_syn_synack,
                 synack_to_ack: self.rtt_synack_ack,
             },
+            transfer: {
+                let (client, server) = self.transfer.stats(self.last_ts);
+                TransferReport { client, server }
+            },
+            tcp_analysis: WS_ITEMS
+                .iter()
+                .zip(self.ws_counts.iter())
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| (*k, *n))
+                .collect(),
             anomalies: self.findings,
             anomalies_suppressed: self.suppressed_findings,
             evicted: self.evicted,

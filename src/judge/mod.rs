@@ -5,6 +5,7 @@
 pub mod completeness;
 mod connection;
 mod state;
+pub mod transfer;
 mod verdict;
 pub mod zeek;
 

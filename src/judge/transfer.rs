@@ -1,0 +1,514 @@
+//! The data transfer between handshake and teardown: retransmissions, gaps,
+//! duplicate ACKs, window conditions, RTT. By default the conditions and their
+//! order are those of Wireshark 4.0's `tcp.analysis` (so counts agree with
+//! tshark), with three deliberate corrections (docs/conformance.md):
+//! an accepted zero-window probe advances the sequence space; a next expected
+//! sequence number of 0 after wraparound is an ordinary number; port reuse is
+//! judged by the connection tracker, not here.
+
+use crate::capture::Timestamp;
+use crate::decode::TcpSegment;
+use crate::seq::SeqNumber;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// Most unacknowledged segments remembered per direction (Wireshark's cap).
+pub const MAX_UNACKED: usize = 10_000;
+/// RTT samples kept per direction for the median.
+const MAX_RTT_SAMPLES: usize = 1024;
+/// Wireshark's fast-retransmission window.
+const FAST_RETRANS_WINDOW: i64 = 20_000_000;
+/// Wireshark's out-of-order threshold when the initial RTT is unknown.
+const DEFAULT_OOO_THRESHOLD: i64 = 3_000_000;
+
+/// Analysis flags of one segment (bit set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags(pub u32);
+
+impl Flags {
+    pub const RETRANSMISSION: u32 = 1 << 0;
+    pub const FAST_RETRANSMISSION: u32 = 1 << 1;
+    pub const SPURIOUS_RETRANSMISSION: u32 = 1 << 2;
+    pub const OUT_OF_ORDER: u32 = 1 << 3;
+    pub const SEGMENT_GAP: u32 = 1 << 4;
+    pub const ACKED_UNSEEN: u32 = 1 << 5;
+    pub const DUPLICATE_ACK: u32 = 1 << 6;
+    pub const ZERO_WINDOW: u32 = 1 << 7;
+    pub const ZERO_WINDOW_PROBE: u32 = 1 << 8;
+    pub const ZERO_WINDOW_PROBE_ACK: u32 = 1 << 9;
+    pub const WINDOW_FULL: u32 = 1 << 10;
+    pub const WINDOW_UPDATE: u32 = 1 << 11;
+    pub const KEEP_ALIVE: u32 = 1 << 12;
+    pub const KEEP_ALIVE_ACK: u32 = 1 << 13;
+    pub const DATA_BEYOND_WINDOW: u32 = 1 << 14;
+    pub const WINDOW_SHRINK: u32 = 1 << 15;
+    pub const ANALYSIS_LIMIT: u32 = 1 << 16;
+
+    pub fn has(self, bit: u32) -> bool {
+        self.0 & bit != 0
+    }
+    fn set(&mut self, bit: u32) {
+        self.0 |= bit;
+    }
+}
+
+/// What the judge needs to word the findings of one segment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outcome {
+    pub flags: Flags,
+    /// The sender's next expected sequence number before this segment.
+    pub expected_seq: Option<SeqNumber>,
+    /// The receiver's highest byte seen, for an ACK of unseen data.
+    pub peer_next_seq: Option<SeqNumber>,
+    /// Frame and time the resent bytes were first sent.
+    pub first_sent: Option<(u64, Timestamp)>,
+    pub dup_ack_count: i32,
+    pub dup_of_frame: u64,
+    /// Right edge of the receiver's window (before this segment for data, after it for a shrink).
+    pub right_edge: Option<SeqNumber>,
+    pub old_right_edge: Option<SeqNumber>,
+}
+
+/// Window-scale knowledge of one direction (RFC 7323 §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    Unknown,
+    NoScaling,
+    Shift(u8),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Unacked {
+    seq: SeqNumber,
+    end: SeqNumber,
+    frame: u64,
+    ts: Timestamp,
+    retransmitted: bool,
+}
+
+/// Per-direction figures in reports.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DirectionStats {
+    pub retransmitted_segments: u64,
+    pub retransmitted_bytes: u64,
+    pub out_of_order: u64,
+    pub gaps: u64,
+    /// Bytes missing from the capture in those gaps.
+    pub missing_bytes: u64,
+    /// Seconds this side advertised a zero window.
+    pub zero_window_time: f64,
+    pub rtt_samples: u64,
+    pub rtt_min: Option<f64>,
+    pub rtt_median: Option<f64>,
+    pub rtt_max: Option<f64>,
+    /// The window scale was negotiated out of sight: window checks were skipped.
+    pub window_scale_unknown: bool,
+    /// The unacknowledged-segment list reached its cap.
+    pub unacked_cap_reached: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Dir {
+    next_seq: Option<SeqNumber>,
+    next_seq_ts: Timestamp,
+    max_seq_to_be_acked: Option<SeqNumber>,
+    last_ack: Option<SeqNumber>,
+    last_window: Option<u16>,
+    dup_acks: i32,
+    last_nondup_ack_frame: u64,
+    last_flags: Flags,
+    last_ts: Option<Timestamp>,
+    scale: Scale,
+    /// Wireshark applies the shift only after this side's first ACK following its SYN.
+    first_ack_seen: bool,
+    unacked: VecDeque<Unacked>,
+    /// An accepted zero-window probe byte not yet acknowledged.
+    probe: Option<SeqNumber>,
+    right_edge: Option<SeqNumber>,
+    zero_window_since: Option<Timestamp>,
+    rtt: Vec<f32>,
+    rtt_seen: u64,
+    stats: DirectionStats,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        Dir {
+            next_seq: None,
+            next_seq_ts: Timestamp(0),
+            max_seq_to_be_acked: None,
+            last_ack: None,
+            last_window: None,
+            dup_acks: 0,
+            last_nondup_ack_frame: 0,
+            last_flags: Flags(0),
+            last_ts: None,
+            scale: Scale::Unknown,
+            first_ack_seen: false,
+            unacked: VecDeque::new(),
+            probe: None,
+            right_edge: None,
+            zero_window_since: None,
+            rtt: Vec::new(),
+            rtt_seen: 0,
+            stats: DirectionStats::default(),
+        }
+    }
+
+    /// The shift used for this side's windows in checks (Wireshark's rule).
+    fn shift(&self) -> Option<u32> {
+        match self.scale {
+            Scale::Unknown => None,
+            Scale::NoScaling => Some(0),
+            Scale::Shift(s) if self.first_ack_seen => Some(s as u32),
+            Scale::Shift(_) => Some(0),
+        }
+    }
+
+    fn add_rtt(&mut self, secs: f64) {
+        self.stats.rtt_samples += 1;
+        self.stats.rtt_min = Some(self.stats.rtt_min.map_or(secs, |m| m.min(secs)));
+        self.stats.rtt_max = Some(self.stats.rtt_max.map_or(secs, |m| m.max(secs)));
+        self.rtt_seen += 1;
+        if self.rtt.len() < MAX_RTT_SAMPLES {
+            self.rtt.push(secs as f32);
+        } else {
+            // Keep a spread of samples over the whole connection, deterministically.
+            let i = (self.rtt_seen.wrapping_mul(2_654_435_761) % MAX_RTT_SAMPLES as u64) as usize;
+            self.rtt[i] = secs as f32;
+        }
+    }
+}
+
+/// Both directions of one connection; index 0 is the client's.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    dirs: [Dir; 2],
+    /// The most recent pure SYN, and the initial RTT measured from it to the
+    /// first pure ACK in either direction (Wireshark's `tcp.analysis.initial_rtt`).
+    last_syn: Option<Timestamp>,
+    irtt: Option<i64>,
+}
+
+impl Default for Transfer {
+    fn default() -> Self {
+        Transfer {
+            dirs: [Dir::new(), Dir::new()],
+            last_syn: None,
+            irtt: None,
+        }
+    }
+}
+
+impl Transfer {
+    /// Analyses one segment sent by side `from` (0 client, 1 server).
+    pub fn segment(&mut self, from: usize, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>) -> Outcome {
+        {
+            let f = seg.flags;
+            if f.syn() && !f.ack() {
+                self.last_syn = Some(ts);
+            } else if self.irtt.is_none() && f.ack() && !f.syn() && !f.fin() && !f.rst() && seg.payload_len == 0 {
+                if let Some(t) = self.last_syn {
+                    self.irtt = Some(ts.nanos_since(t));
+                }
+            }
+        }
+        let irtt = self.irtt;
+        let (fwd, rev) = if from == 0 {
+            let (a, b) = self.dirs.split_at_mut(1);
+            (&mut a[0], &mut b[0])
+        } else {
+            let (a, b) = self.dirs.split_at_mut(1);
+            (&mut b[0], &mut a[0])
+        };
+        let f = seg.flags;
+        let seq = seg.seq;
+        let ack = seg.ack;
+        let len = seg.payload_len;
+        let syn_fin_rst = f.syn() || f.fin() || f.rst();
+        let mut out = Outcome {
+            expected_seq: fwd.next_seq,
+            ..Outcome::default()
+        };
+        let mut fl = Flags(0);
+
+        // A SYN that is not a retransmission starts this direction's sequence
+        // space afresh (a new ISN: the handshake tracker reports it).
+        if f.syn() && fwd.next_seq.is_some_and(|n| n != seq + 1) {
+            fwd.next_seq = None;
+            fwd.max_seq_to_be_acked = None;
+            fwd.unacked.clear();
+            rev.last_ack = None;
+        }
+        // Window scaling from the SYNs (RFC 7323 §2.2; Wireshark's states).
+        if f.syn() {
+            match seg.options().window_scale() {
+                Some(s) => {
+                    if !(f.ack() && rev.scale == Scale::NoScaling) {
+                        fwd.scale = Scale::Shift(s.min(14));
+                    }
+                }
+                None => {
+                    if !f.ack() || rev.scale != Scale::NoScaling {
+                        fwd.scale = Scale::NoScaling;
+                        rev.scale = Scale::NoScaling;
+                    }
+                }
+            }
+            fwd.first_ack_seen = false;
+        } else if f.ack() && !fwd.first_ack_seen {
+            fwd.first_ack_seen = true;
+        }
+
+        let same_ack = fwd.last_ack == Some(ack) && f.ack();
+        let at_next = fwd.next_seq == Some(seq);
+        // 1. zero-window probe
+        let probe = len == 1 && at_next && rev.last_window == Some(0);
+        if probe {
+            fl.set(Flags::ZERO_WINDOW_PROBE);
+        } else {
+            // 2. zero window
+            if seg.window == 0 && !syn_fin_rst {
+                fl.set(Flags::ZERO_WINDOW);
+            }
+            // 3. previous segment not captured
+            if let Some(n) = fwd.next_seq {
+                if seq.gt(n) && !f.rst() {
+                    // An accepted probe byte the receiver took: not a gap.
+                    if fwd.probe.is_some_and(|p| seq == p + 1) {
+                        fwd.next_seq = Some(seq);
+                    } else {
+                        fl.set(Flags::SEGMENT_GAP);
+                        fwd.stats.gaps += 1;
+                        fwd.stats.missing_bytes += seq.diff(n) as u64;
+                    }
+                }
+            }
+            // 4. keep-alive
+            if len <= 1 && !syn_fin_rst && fwd.next_seq.is_some_and(|n| seq == n - 1) {
+                fl.set(Flags::KEEP_ALIVE);
+            }
+            let pure_same = len == 0 && !syn_fin_rst && at_next && same_ack;
+            // 5. window update
+            if len == 0 && seg.window != 0 && fwd.last_window.is_some_and(|w| w != seg.window) && !syn_fin_rst && at_next && same_ack {
+                fl.set(Flags::WINDOW_UPDATE);
+            }
+            // 6. window full: the segment ends exactly at the right edge
+            if len > 0 && !syn_fin_rst {
+                if let (Some(s), Some(la), Some(w)) = (rev.shift(), rev.last_ack, rev.last_window) {
+                    if seq + len == la + ((w as u32) << s) {
+                        fl.set(Flags::WINDOW_FULL);
+                    }
+                }
+            }
+            let same_window = fwd.last_window == Some(seg.window);
+            let mut jump = false;
+            // 7. keep-alive ACK
+            if pure_same && seg.window != 0 && same_window && rev.last_flags.has(Flags::KEEP_ALIVE) {
+                fl.set(Flags::KEEP_ALIVE_ACK);
+                jump = true;
+            }
+            // 8. zero-window probe ACK
+            if !jump && pure_same && seg.window == 0 && same_window && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE) {
+                fl.set(Flags::ZERO_WINDOW_PROBE_ACK);
+                jump = true;
+            }
+            // 9. duplicate ACK. Wireshark compares with the previous packet of the
+            // same side only; RFC 5681 §2 also requires data outstanding from the
+            // peer, without which a repeated ACK duplicates nothing.
+            let outstanding = rev.next_seq.is_none_or(|n| n.gt(ack));
+            if !jump && pure_same && seg.window != 0 && same_window && outstanding {
+                fl.set(Flags::DUPLICATE_ACK);
+                fwd.dup_acks = if fwd.dup_acks < 0 { 1 } else { fwd.dup_acks + 1 };
+                out.dup_ack_count = fwd.dup_acks;
+                out.dup_of_frame = fwd.last_nondup_ack_frame;
+            }
+        }
+        // 10. a new ACK resets the duplicate count
+        if f.ack() && fwd.last_ack != Some(ack) {
+            fwd.dup_acks = 0;
+            fwd.last_nondup_ack_frame = frame;
+        }
+        // 11. ACK of bytes never seen
+        if f.ack() {
+            // The receiver took an accepted probe byte: the probe counts as sent.
+            if let Some(p) = rev.probe {
+                if ack.gt(p) {
+                    let end = p + 1;
+                    if rev.next_seq.is_none_or(|n| end.gt(n)) {
+                        rev.next_seq = Some(end);
+                    }
+                    if rev.max_seq_to_be_acked.is_none_or(|m| end.gt(m)) {
+                        rev.max_seq_to_be_acked = Some(end);
+                    }
+                    rev.probe = None;
+                }
+            }
+            if let Some(m) = rev.max_seq_to_be_acked {
+                if ack.gt(m) {
+                    out.peer_next_seq = rev.next_seq;
+                    if rev.next_seq.is_some_and(|n| m.lt(n)) {
+                        rev.max_seq_to_be_acked = rev.next_seq;
+                        fl.set(Flags::ACKED_UNSEEN);
+                    } else {
+                        if rev.dup_acks == 0 {
+                            fl.set(Flags::ACKED_UNSEEN);
+                        }
+                        rev.dup_acks = -1;
+                    }
+                }
+            }
+        }
+        // 12. retransmissions
+        if (len > 0 || f.syn() || f.fin()) && !fl.has(Flags::KEEP_ALIVE) && !probe {
+            let mut not_advanced = fwd.next_seq.is_some_and(|n| seq.lt(n));
+            if len > 1 && fwd.next_seq.is_some_and(|n| seq == n - 1) {
+                not_advanced = false;
+            }
+            let end_with_flags = seq + len + f.syn() as u32 + f.fin() as u32;
+            if len > 0 && rev.last_ack.is_some_and(|la| (seq + len).le(la)) {
+                fl.set(Flags::SPURIOUS_RETRANSMISSION | Flags::RETRANSMISSION);
+            } else if not_advanced {
+                let fast = rev.dup_acks >= 2
+                    && rev.last_ack == Some(seq)
+                    && rev.last_ts.is_some_and(|t| ts.nanos_since(t) < FAST_RETRANS_WINDOW);
+                let threshold = irtt.unwrap_or(DEFAULT_OOO_THRESHOLD);
+                let ooo = ts.nanos_since(fwd.next_seq_ts) < threshold && fwd.next_seq != Some(end_with_flags);
+                if fast {
+                    fl.set(Flags::FAST_RETRANSMISSION | Flags::RETRANSMISSION);
+                } else if ooo {
+                    fl.set(Flags::OUT_OF_ORDER);
+                } else {
+                    fl.set(Flags::RETRANSMISSION);
+                }
+            }
+            if fl.has(Flags::RETRANSMISSION) {
+                fwd.stats.retransmitted_segments += 1;
+                fwd.stats.retransmitted_bytes += len as u64;
+                out.first_sent = fwd
+                    .unacked
+                    .iter()
+                    .find(|u| seq.ge(u.seq) && seq.lt(u.end))
+                    .map(|u| (u.frame, u.ts));
+                for u in fwd.unacked.iter_mut() {
+                    if u.end.gt(seq) && u.seq.lt(end_with_flags) {
+                        u.retransmitted = true;
+                    }
+                }
+            }
+            if fl.has(Flags::OUT_OF_ORDER) {
+                fwd.stats.out_of_order += 1;
+            }
+        }
+
+        // Beyond the receiver's window (not in Wireshark): data past ack + window.
+        if len > 0 && !probe && !f.syn() {
+            match rev.right_edge {
+                Some(edge) if rev.shift().is_some() => {
+                    let end = seq + len;
+                    if end.gt(edge) && rev.last_window != Some(0) {
+                        fl.set(Flags::DATA_BEYOND_WINDOW);
+                        out.right_edge = Some(edge);
+                    }
+                }
+                Some(_) => rev.stats.window_scale_unknown = true,
+                None => {}
+            }
+        }
+
+        // State updates.
+        let end = seq + len + f.syn() as u32 + f.fin() as u32;
+        if (len > 0 || f.syn() || f.fin()) && !probe {
+            if fwd.unacked.len() < MAX_UNACKED {
+                fwd.unacked.push_back(Unacked {
+                    seq,
+                    end,
+                    frame,
+                    ts,
+                    retransmitted: fl.has(Flags::RETRANSMISSION),
+                });
+            } else if !fwd.stats.unacked_cap_reached {
+                fwd.stats.unacked_cap_reached = true;
+                fl.set(Flags::ANALYSIS_LIMIT);
+            }
+        }
+        if probe {
+            fwd.probe = Some(seq);
+        } else if !f.rst() {
+            if fwd.next_seq.is_none_or(|n| end.gt(n)) {
+                fwd.next_seq = Some(end);
+                fwd.next_seq_ts = ts;
+            }
+            if fwd.max_seq_to_be_acked.is_none_or(|m| seq == m) {
+                fwd.max_seq_to_be_acked = fwd.next_seq;
+            }
+        }
+        // The advertised window and its right edge (RFC 9293 §3.8.6).
+        if f.ack() && !f.rst() {
+            if seg.window == 0 && !syn_fin_rst {
+                fwd.zero_window_since.get_or_insert(ts);
+            } else if let Some(t) = fwd.zero_window_since.take() {
+                fwd.stats.zero_window_time += ts.secs_since(t);
+            }
+            if !f.syn() {
+                if let Some(s) = fwd.shift() {
+                    let edge = ack + ((seg.window as u32) << s);
+                    if let Some(old) = fwd.right_edge {
+                        // Scaling rounds the window down: allow one unit of slop.
+                        let moved_back = edge.lt(old) && old.diff(edge) as u64 >= (1u64 << s);
+                        let ack_forward = fwd.last_ack.is_none_or(|la| ack.ge(la));
+                        if moved_back && ack_forward && !f.fin() {
+                            fl.set(Flags::WINDOW_SHRINK);
+                            out.old_right_edge = Some(old);
+                            out.right_edge = Some(edge);
+                        }
+                    }
+                    fwd.right_edge = Some(edge);
+                } else {
+                    fwd.right_edge = Some(ack + seg.window as u32);
+                }
+            }
+        }
+        if f.ack() {
+            fwd.last_ack = Some(ack);
+        }
+        fwd.last_window = Some(seg.window);
+        fwd.last_flags = fl;
+        fwd.last_ts = Some(ts);
+        // The ACK retires the peer's segments; an exact match is an RTT sample (Karn: none from retransmitted ones).
+        if f.ack() {
+            while let Some(u) = rev.unacked.front().copied() {
+                if u.end.le(ack) {
+                    rev.unacked.pop_front();
+                    if u.end == ack && !u.retransmitted {
+                        rev.add_rtt(ts.secs_since(u.ts));
+                    }
+                } else {
+                    if u.seq.lt(ack) {
+                        if let Some(front) = rev.unacked.front_mut() {
+                            front.seq = ack;
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        out.flags = fl;
+        out
+    }
+
+    /// Per-direction figures at the end of the connection (client, server).
+    pub fn stats(&mut self, end: Timestamp) -> (DirectionStats, DirectionStats) {
+        for d in &mut self.dirs {
+            if let Some(t) = d.zero_window_since.take() {
+                d.stats.zero_window_time += end.secs_since(t);
+            }
+            if !d.rtt.is_empty() {
+                let mut v = d.rtt.clone();
+                v.sort_by(f32::total_cmp);
+                d.stats.rtt_median = Some(v[v.len() / 2] as f64);
+            }
+        }
+        (self.dirs[0].stats.clone(), self.dirs[1].stats.clone())
+    }
+}
