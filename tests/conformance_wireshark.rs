@@ -19,11 +19,19 @@ const NOT_COMPARED: [&str; 4] = [
 type Tuple = (String, String);
 
 fn tuple(a: &str, b: &str) -> Tuple {
-    if a <= b { (a.into(), b.into()) } else { (b.into(), a.into()) }
+    if a <= b {
+        (a.into(), b.into())
+    } else {
+        (b.into(), a.into())
+    }
 }
 
 fn endpoint(h: &str, p: &str) -> String {
-    if h.contains(':') { format!("[{h}]:{p}") } else { format!("{h}:{p}") }
+    if h.contains(':') {
+        format!("[{h}]:{p}")
+    } else {
+        format!("{h}:{p}")
+    }
 }
 
 #[test]
@@ -37,7 +45,10 @@ fn wireshark_analysis_counts_and_completeness() {
     let mut expected: BTreeMap<(String, Tuple), BTreeMap<String, u64>> = BTreeMap::new();
     let mut streams: BTreeMap<(String, Tuple), BTreeSet<String>> = BTreeMap::new();
     let mut completeness: BTreeMap<(String, Tuple), u64> = BTreeMap::new();
-    for (file, dir) in [("expected.tsv", "captures"), ("synthetic/expected.tsv", "synthetic/cases")] {
+    for (file, dir) in [
+        ("expected.tsv", "captures"),
+        ("synthetic/expected.tsv", "synthetic/cases"),
+    ] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         for line in text.lines().skip(1) {
             let c: Vec<&str> = line.split('\t').collect();
@@ -46,9 +57,16 @@ fn wireshark_analysis_counts_and_completeness() {
             }
             let cap = format!("{dir}/{}", c[0]);
             let key = (cap, tuple(&endpoint(c[2], c[3]), &endpoint(c[4], c[5])));
-            streams.entry(key.clone()).or_default().insert(c[1].to_string());
+            streams
+                .entry(key.clone())
+                .or_default()
+                .insert(c[1].to_string());
             completeness.insert(key.clone(), c[6].parse().unwrap_or(0));
-            *expected.entry(key).or_default().entry(c[7].to_string()).or_default() += c[8].parse::<u64>().unwrap_or(0);
+            *expected
+                .entry(key)
+                .or_default()
+                .entry(c[7].to_string())
+                .or_default() += c[8].parse::<u64>().unwrap_or(0);
         }
     }
     let captures: BTreeSet<String> = expected.keys().map(|(c, _)| c.clone()).collect();
@@ -57,10 +75,19 @@ fn wireshark_analysis_counts_and_completeness() {
     for cap in &captures {
         let mut conns: Vec<ConnectionReport> = Vec::new();
         let mut next = 1;
-        analyze_path(&root.join(cap), &Config::default(), &mut next, &mut |c| conns.push(c), &mut ())
-            .unwrap_or_else(|e| panic!("{cap}: {e}"));
+        analyze_path(
+            &root.join(cap),
+            &Config::default(),
+            &mut next,
+            &mut |c| conns.push(c),
+            &mut (),
+        )
+        .unwrap_or_else(|e| panic!("{cap}: {e}"));
         for c in conns {
-            let key = (cap.clone(), tuple(&c.client.to_string(), &c.server.to_string()));
+            let key = (
+                cap.clone(),
+                tuple(&c.client.to_string(), &c.server.to_string()),
+            );
             let m = ours.entry(key.clone()).or_default();
             *m.entry("frames".into()).or_default() += c.packets.client + c.packets.server;
             for (k, v) in &c.tcp_analysis {
@@ -86,12 +113,18 @@ fn wireshark_analysis_counts_and_completeness() {
                 not_compared += 1;
                 continue;
             }
-            let (w, g) = (want.get(flag).copied().unwrap_or(0), got.get(flag).copied().unwrap_or(0));
+            let (w, g) = (
+                want.get(flag).copied().unwrap_or(0),
+                got.get(flag).copied().unwrap_or(0),
+            );
             total += 1;
             if w == g {
                 agree += 1;
             } else {
-                disagreements.push(format!("{} {} {}: {flag} tcpshake {g}, Wireshark {w}", key.0, key.1.0, key.1.1));
+                disagreements.push(format!(
+                    "{} {} {}: {flag} tcpshake {g}, Wireshark {w}",
+                    key.0, key.1.0, key.1.1
+                ));
             }
         }
     }
@@ -100,7 +133,9 @@ fn wireshark_analysis_counts_and_completeness() {
         if streams.get(key).map_or(0, |s| s.len()) != 1 {
             continue;
         }
-        let Some(got) = our_conns.get(key) else { continue };
+        let Some(got) = our_conns.get(key) else {
+            continue;
+        };
         if got.len() != 1 {
             continue;
         }
@@ -108,13 +143,22 @@ fn wireshark_analysis_counts_and_completeness() {
         if got[0] as u64 == *want {
             c_agree += 1;
         } else {
-            disagreements.push(format!("{} {} {}: completeness tcpshake {}, Wireshark {want}", key.0, key.1.0, key.1.1, got[0]));
+            disagreements.push(format!(
+                "{} {} {}: completeness tcpshake {}, Wireshark {want}",
+                key.0, key.1.0, key.1.1, got[0]
+            ));
         }
     }
     for d in &disagreements {
         println!("disagreement: {d}");
     }
-    let pct = |a: u32, b: u32| if b == 0 { 100.0 } else { 100.0 * a as f64 / b as f64 };
+    let pct = |a: u32, b: u32| {
+        if b == 0 {
+            100.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
     println!(
         "wireshark conformance: (stream, flag) counts {agree}/{total} pairs ({:.1}%); completeness {c_agree}/{c_total} streams ({:.1}%); {not_compared} option-level pairs not compared",
         pct(agree, total),

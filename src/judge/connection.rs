@@ -1,6 +1,6 @@
 use super::completeness;
-use super::transfer::{DirectionStats, Flags, Outcome, Transfer};
 use super::state::State;
+use super::transfer::{DirectionStats, Flags, Outcome, Transfer};
 use super::verdict::{Close, ClosedBy, Handshake};
 use super::zeek::ZeekConn;
 use crate::capture::Timestamp;
@@ -32,6 +32,9 @@ impl Serialize for Endpoint {
         s.collect_str(self)
     }
 }
+
+/// A finding to be worded: kind, message, expected and actual values.
+type Note = (K, String, Option<(Value, Value)>);
 
 /// Most findings kept per connection; the rest are counted.
 const MAX_FINDINGS: usize = 256;
@@ -959,8 +962,7 @@ impl Connection {
             // Beyond ISN_s+1 (server data the capture did not show) or beyond
             // ISN_c+1 (client data sent earlier, captured later) loss can explain;
             // acknowledging the SYN's own number, or a seq before ISN_c+1, it cannot.
-            let ack_ok =
-                seg.ack.ge(sisn + 1) || self.s.old_isn.is_some_and(|o| seg.ack == o + 1);
+            let ack_ok = seg.ack.ge(sisn + 1) || self.s.old_isn.is_some_and(|o| seg.ack == o + 1);
             let expected_seq = self.c.isn.map(|i| i + 1);
             let seq_ok = match self.c.isn {
                 None => true,
@@ -1153,7 +1155,14 @@ impl Connection {
     }
 
     /// Words for the data-transfer flags of one segment.
-    fn transfer_findings(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side, o: &Outcome) {
+    fn transfer_findings(
+        &mut self,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        from: Side,
+        o: &Outcome,
+    ) {
         const MAP: [(u32, usize); 14] = [
             (Flags::RETRANSMISSION, 0),
             (Flags::FAST_RETRANSMISSION, 1),
@@ -1196,22 +1205,41 @@ impl Connection {
         let rel = |v: SeqNumber| v.relative_to(base);
         let len = seg.payload_len;
         let start = rel(seg.seq);
+        // The last byte, for "bytes a–b"; the next sequence number for data edges.
         let end = rel(seg.seq + len);
+        let last = rel(seg.seq + len.saturating_sub(1));
         let first = |o: &Outcome| {
             o.first_sent
-                .map(|(f0, t0)| format!(" (first sent at frame {f0}, {} earlier)", crate::report::human_duration(ts.secs_since(t0))))
+                .map(|(f0, t0)| {
+                    format!(
+                        " (first sent at frame {f0}, {} earlier)",
+                        crate::report::human_duration(ts.secs_since(t0))
+                    )
+                })
                 .unwrap_or_default()
         };
-        let mut notes: Vec<(K, String, Option<(Value, Value)>)> = Vec::new();
+        let mut notes: Vec<Note> = Vec::new();
         // A resent SYN or bare FIN has its own finding (syn_/synack_/fin_retransmission).
         let control_only = seg.flags.syn() || (seg.flags.fin() && len == 0);
         if control_only {
         } else if fl.has(Flags::SPURIOUS_RETRANSMISSION) {
-            notes.push((K::SpuriousRetransmission, format!("the {from} resent bytes {start}–{end}, which the {} had already acknowledged{}", from.other(), first(o)), None));
+            notes.push((K::SpuriousRetransmission, format!("the {from} resent bytes {start}–{last}, which the {} had already acknowledged{}", from.other(), first(o)), None));
         } else if fl.has(Flags::FAST_RETRANSMISSION) {
-            notes.push((K::FastRetransmission, format!("the {from} resent bytes {start}–{end} after {} duplicate ACKs{}", o.dup_ack_count.max(2), first(o)), None));
+            notes.push((
+                K::FastRetransmission,
+                format!(
+                    "the {from} resent bytes {start}–{last} after {} duplicate ACKs{}",
+                    o.dup_ack_count.max(2),
+                    first(o)
+                ),
+                None,
+            ));
         } else if fl.has(Flags::RETRANSMISSION) {
-            notes.push((K::Retransmission, format!("the {from} resent bytes {start}–{end}{}", first(o)), None));
+            notes.push((
+                K::Retransmission,
+                format!("the {from} resent bytes {start}–{last}{}", first(o)),
+                None,
+            ));
         }
         if fl.has(Flags::OUT_OF_ORDER) && !control_only {
             let exp = o.expected_seq.map(rel).unwrap_or(0);
@@ -1221,63 +1249,117 @@ impl Connection {
             let exp = o.expected_seq.unwrap_or(seg.seq);
             notes.push((
                 K::SegmentGap,
-                format!("expected seq {} next, saw {start}: {} bytes from the {from} were not captured", rel(exp), seg.seq.diff(exp)),
+                format!(
+                    "expected seq {} next, saw {start}: {} bytes from the {from} were not captured",
+                    rel(exp),
+                    seg.seq.diff(exp)
+                ),
                 Some((Value::Seq(exp.0), Value::Seq(seg.seq.0))),
             ));
         }
         if fl.has(Flags::ACKED_UNSEEN) {
-            let seen = o.peer_next_seq.map(|n| n.relative_to(peer_base)).unwrap_or(0);
+            let seen = o
+                .peer_next_seq
+                .map(|n| n.relative_to(peer_base))
+                .unwrap_or(0);
             notes.push((
                 K::AckedUnseen,
-                format!("the {from} acknowledges {}, but the {}'s bytes were seen only up to {seen}", seg.ack.relative_to(peer_base), from.other()),
+                format!(
+                    "the {from} acknowledges {}, but the {}'s bytes were seen only up to {seen}",
+                    seg.ack.relative_to(peer_base),
+                    from.other()
+                ),
                 None,
             ));
         }
         if fl.has(Flags::DUPLICATE_ACK) {
             notes.push((
                 K::DuplicateAck,
-                format!("duplicate ACK #{} of ack {} (the original at frame {})", o.dup_ack_count, seg.ack.relative_to(peer_base), o.dup_of_frame),
+                format!(
+                    "duplicate ACK #{} of ack {} (the original at frame {})",
+                    o.dup_ack_count,
+                    seg.ack.relative_to(peer_base),
+                    o.dup_of_frame
+                ),
                 None,
             ));
         }
         if fl.has(Flags::ZERO_WINDOW) {
-            notes.push((K::ZeroWindow, format!("the {from} advertises a zero window: the {} must stop sending", from.other()), None));
+            notes.push((
+                K::ZeroWindow,
+                format!(
+                    "the {from} advertises a zero window: the {} must stop sending",
+                    from.other()
+                ),
+                None,
+            ));
         }
         if fl.has(Flags::ZERO_WINDOW_PROBE) {
-            notes.push((K::ZeroWindowProbe, format!("the {from} probes the zero window with byte {start}"), None));
+            notes.push((
+                K::ZeroWindowProbe,
+                format!("the {from} probes the zero window with byte {start}"),
+                None,
+            ));
         }
         if fl.has(Flags::ZERO_WINDOW_PROBE_ACK) {
-            notes.push((K::ZeroWindowProbeAck, format!("the {from} answers the zero-window probe; its window is still 0"), None));
+            notes.push((
+                K::ZeroWindowProbeAck,
+                format!("the {from} answers the zero-window probe; its window is still 0"),
+                None,
+            ));
         }
         if fl.has(Flags::WINDOW_FULL) {
-            notes.push((K::WindowFull, format!("the segment ends at {end}, exactly the {}'s right window edge", from.other()), None));
+            notes.push((
+                K::WindowFull,
+                format!(
+                    "the segment ends at {end}, exactly the {}'s right window edge",
+                    from.other()
+                ),
+                None,
+            ));
         }
         if fl.has(Flags::WINDOW_UPDATE) {
-            notes.push((K::WindowUpdate, format!("the {from} updates its window to {}", seg.window), None));
+            notes.push((
+                K::WindowUpdate,
+                format!("the {from} updates its window to {}", seg.window),
+                None,
+            ));
         }
         if fl.has(Flags::KEEP_ALIVE) {
-            notes.push((K::KeepAlive, format!("keep-alive from the {from} at seq {start}"), None));
+            notes.push((
+                K::KeepAlive,
+                format!("keep-alive from the {from} at seq {start}"),
+                None,
+            ));
         }
         if fl.has(Flags::KEEP_ALIVE_ACK) {
-            notes.push((K::KeepAliveAck, format!("the {from} answers the keep-alive"), None));
+            notes.push((
+                K::KeepAliveAck,
+                format!("the {from} answers the keep-alive"),
+                None,
+            ));
         }
-        if fl.has(Flags::DATA_BEYOND_WINDOW) {
-            if let Some(edge) = o.right_edge {
-                notes.push((
-                    K::DataBeyondWindow,
-                    format!("expected data only up to {} (the {}'s ack + window), saw data up to {end}", rel(edge), from.other()),
-                    Some((Value::Seq(edge.0), Value::Seq((seg.seq + len).0))),
-                ));
-            }
+        if fl.has(Flags::DATA_BEYOND_WINDOW)
+            && let Some(edge) = o.right_edge
+        {
+            notes.push((
+                K::DataBeyondWindow,
+                format!(
+                    "expected data only up to {} (the {}'s ack + window), saw data up to {end}",
+                    rel(edge),
+                    from.other()
+                ),
+                Some((Value::Seq(edge.0), Value::Seq((seg.seq + len).0))),
+            ));
         }
-        if fl.has(Flags::WINDOW_SHRINK) {
-            if let (Some(old), Some(new)) = (o.old_right_edge, o.right_edge) {
-                notes.push((
+        if fl.has(Flags::WINDOW_SHRINK)
+            && let (Some(old), Some(new)) = (o.old_right_edge, o.right_edge)
+        {
+            notes.push((
                     K::WindowShrink,
                     format!("expected the right window edge to stay at {} or move right, saw it move left to {}", old.relative_to(peer_base), new.relative_to(peer_base)),
                     Some((Value::Seq(old.0), Value::Seq(new.0))),
                 ));
-            }
         }
         if fl.has(Flags::ANALYSIS_LIMIT) {
             notes.push((K::AnalysisLimit, format!("{} unacknowledged segments from the {from}: the analysis stops remembering more", super::transfer::MAX_UNACKED), None));

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 
 /// Most unacknowledged segments remembered per direction (Wireshark's cap).
 pub const MAX_UNACKED: usize = 10_000;
-/// RTT samples kept per direction for the median.
-const MAX_RTT_SAMPLES: usize = 1024;
+/// RTT samples kept per direction for the median (one allocation, at the first sample).
+const MAX_RTT_SAMPLES: usize = 64;
 /// Wireshark's fast-retransmission window.
 const FAST_RETRANS_WINDOW: i64 = 20_000_000;
 /// Wireshark's out-of-order threshold when the initial RTT is unknown.
@@ -126,7 +126,7 @@ struct Dir {
     probe: Option<SeqNumber>,
     right_edge: Option<SeqNumber>,
     zero_window_since: Option<Timestamp>,
-    rtt: Vec<f32>,
+    rtt: Vec<f64>,
     rtt_seen: u64,
     stats: DirectionStats,
 }
@@ -171,11 +171,14 @@ impl Dir {
         self.stats.rtt_max = Some(self.stats.rtt_max.map_or(secs, |m| m.max(secs)));
         self.rtt_seen += 1;
         if self.rtt.len() < MAX_RTT_SAMPLES {
-            self.rtt.push(secs as f32);
+            if self.rtt.capacity() == 0 {
+                self.rtt.reserve_exact(MAX_RTT_SAMPLES);
+            }
+            self.rtt.push(secs);
         } else {
             // Keep a spread of samples over the whole connection, deterministically.
             let i = (self.rtt_seen.wrapping_mul(2_654_435_761) % MAX_RTT_SAMPLES as u64) as usize;
-            self.rtt[i] = secs as f32;
+            self.rtt[i] = secs;
         }
     }
 }
@@ -202,15 +205,26 @@ impl Default for Transfer {
 
 impl Transfer {
     /// Analyses one segment sent by side `from` (0 client, 1 server).
-    pub fn segment(&mut self, from: usize, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>) -> Outcome {
+    pub fn segment(
+        &mut self,
+        from: usize,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+    ) -> Outcome {
         {
             let f = seg.flags;
             if f.syn() && !f.ack() {
                 self.last_syn = Some(ts);
-            } else if self.irtt.is_none() && f.ack() && !f.syn() && !f.fin() && !f.rst() && seg.payload_len == 0 {
-                if let Some(t) = self.last_syn {
-                    self.irtt = Some(ts.nanos_since(t));
-                }
+            } else if self.irtt.is_none()
+                && f.ack()
+                && !f.syn()
+                && !f.fin()
+                && !f.rst()
+                && seg.payload_len == 0
+                && let Some(t) = self.last_syn
+            {
+                self.irtt = Some(ts.nanos_since(t));
             }
         }
         let irtt = self.irtt;
@@ -272,16 +286,17 @@ impl Transfer {
                 fl.set(Flags::ZERO_WINDOW);
             }
             // 3. previous segment not captured
-            if let Some(n) = fwd.next_seq {
-                if seq.gt(n) && !f.rst() {
-                    // An accepted probe byte the receiver took: not a gap.
-                    if fwd.probe.is_some_and(|p| seq == p + 1) {
-                        fwd.next_seq = Some(seq);
-                    } else {
-                        fl.set(Flags::SEGMENT_GAP);
-                        fwd.stats.gaps += 1;
-                        fwd.stats.missing_bytes += seq.diff(n) as u64;
-                    }
+            if let Some(n) = fwd.next_seq
+                && seq.gt(n)
+                && !f.rst()
+            {
+                // An accepted probe byte the receiver took: not a gap.
+                if fwd.probe.is_some_and(|p| seq == p + 1) {
+                    fwd.next_seq = Some(seq);
+                } else {
+                    fl.set(Flags::SEGMENT_GAP);
+                    fwd.stats.gaps += 1;
+                    fwd.stats.missing_bytes += seq.diff(n) as u64;
                 }
             }
             // 4. keep-alive
@@ -290,26 +305,38 @@ impl Transfer {
             }
             let pure_same = len == 0 && !syn_fin_rst && at_next && same_ack;
             // 5. window update
-            if len == 0 && seg.window != 0 && fwd.last_window.is_some_and(|w| w != seg.window) && !syn_fin_rst && at_next && same_ack {
+            if len == 0
+                && seg.window != 0
+                && fwd.last_window.is_some_and(|w| w != seg.window)
+                && !syn_fin_rst
+                && at_next
+                && same_ack
+            {
                 fl.set(Flags::WINDOW_UPDATE);
             }
             // 6. window full: the segment ends exactly at the right edge
-            if len > 0 && !syn_fin_rst {
-                if let (Some(s), Some(la), Some(w)) = (rev.shift(), rev.last_ack, rev.last_window) {
-                    if seq + len == la + ((w as u32) << s) {
-                        fl.set(Flags::WINDOW_FULL);
-                    }
-                }
+            if len > 0
+                && !syn_fin_rst
+                && let (Some(s), Some(la), Some(w)) = (rev.shift(), rev.last_ack, rev.last_window)
+                && seq + len == la + ((w as u32) << s)
+            {
+                fl.set(Flags::WINDOW_FULL);
             }
             let same_window = fwd.last_window == Some(seg.window);
             let mut jump = false;
             // 7. keep-alive ACK
-            if pure_same && seg.window != 0 && same_window && rev.last_flags.has(Flags::KEEP_ALIVE) {
+            if pure_same && seg.window != 0 && same_window && rev.last_flags.has(Flags::KEEP_ALIVE)
+            {
                 fl.set(Flags::KEEP_ALIVE_ACK);
                 jump = true;
             }
             // 8. zero-window probe ACK
-            if !jump && pure_same && seg.window == 0 && same_window && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE) {
+            if !jump
+                && pure_same
+                && seg.window == 0
+                && same_window
+                && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE)
+            {
                 fl.set(Flags::ZERO_WINDOW_PROBE_ACK);
                 jump = true;
             }
@@ -319,7 +346,11 @@ impl Transfer {
             let outstanding = rev.next_seq.is_none_or(|n| n.gt(ack));
             if !jump && pure_same && seg.window != 0 && same_window && outstanding {
                 fl.set(Flags::DUPLICATE_ACK);
-                fwd.dup_acks = if fwd.dup_acks < 0 { 1 } else { fwd.dup_acks + 1 };
+                fwd.dup_acks = if fwd.dup_acks < 0 {
+                    1
+                } else {
+                    fwd.dup_acks + 1
+                };
                 out.dup_ack_count = fwd.dup_acks;
                 out.dup_of_frame = fwd.last_nondup_ack_frame;
             }
@@ -332,30 +363,30 @@ impl Transfer {
         // 11. ACK of bytes never seen
         if f.ack() {
             // The receiver took an accepted probe byte: the probe counts as sent.
-            if let Some(p) = rev.probe {
-                if ack.gt(p) {
-                    let end = p + 1;
-                    if rev.next_seq.is_none_or(|n| end.gt(n)) {
-                        rev.next_seq = Some(end);
-                    }
-                    if rev.max_seq_to_be_acked.is_none_or(|m| end.gt(m)) {
-                        rev.max_seq_to_be_acked = Some(end);
-                    }
-                    rev.probe = None;
+            if let Some(p) = rev.probe
+                && ack.gt(p)
+            {
+                let end = p + 1;
+                if rev.next_seq.is_none_or(|n| end.gt(n)) {
+                    rev.next_seq = Some(end);
                 }
+                if rev.max_seq_to_be_acked.is_none_or(|m| end.gt(m)) {
+                    rev.max_seq_to_be_acked = Some(end);
+                }
+                rev.probe = None;
             }
-            if let Some(m) = rev.max_seq_to_be_acked {
-                if ack.gt(m) {
-                    out.peer_next_seq = rev.next_seq;
-                    if rev.next_seq.is_some_and(|n| m.lt(n)) {
-                        rev.max_seq_to_be_acked = rev.next_seq;
+            if let Some(m) = rev.max_seq_to_be_acked
+                && ack.gt(m)
+            {
+                out.peer_next_seq = rev.next_seq;
+                if rev.next_seq.is_some_and(|n| m.lt(n)) {
+                    rev.max_seq_to_be_acked = rev.next_seq;
+                    fl.set(Flags::ACKED_UNSEEN);
+                } else {
+                    if rev.dup_acks == 0 {
                         fl.set(Flags::ACKED_UNSEEN);
-                    } else {
-                        if rev.dup_acks == 0 {
-                            fl.set(Flags::ACKED_UNSEEN);
-                        }
-                        rev.dup_acks = -1;
                     }
+                    rev.dup_acks = -1;
                 }
             }
         }
@@ -371,9 +402,12 @@ impl Transfer {
             } else if not_advanced {
                 let fast = rev.dup_acks >= 2
                     && rev.last_ack == Some(seq)
-                    && rev.last_ts.is_some_and(|t| ts.nanos_since(t) < FAST_RETRANS_WINDOW);
+                    && rev
+                        .last_ts
+                        .is_some_and(|t| ts.nanos_since(t) < FAST_RETRANS_WINDOW);
                 let threshold = irtt.unwrap_or(DEFAULT_OOO_THRESHOLD);
-                let ooo = ts.nanos_since(fwd.next_seq_ts) < threshold && fwd.next_seq != Some(end_with_flags);
+                let ooo = ts.nanos_since(fwd.next_seq_ts) < threshold
+                    && fwd.next_seq != Some(end_with_flags);
                 if fast {
                     fl.set(Flags::FAST_RETRANSMISSION | Flags::RETRANSMISSION);
                 } else if ooo {
@@ -484,10 +518,10 @@ impl Transfer {
                         rev.add_rtt(ts.secs_since(u.ts));
                     }
                 } else {
-                    if u.seq.lt(ack) {
-                        if let Some(front) = rev.unacked.front_mut() {
-                            front.seq = ack;
-                        }
+                    if u.seq.lt(ack)
+                        && let Some(front) = rev.unacked.front_mut()
+                    {
+                        front.seq = ack;
                     }
                     break;
                 }
@@ -505,8 +539,8 @@ impl Transfer {
             }
             if !d.rtt.is_empty() {
                 let mut v = d.rtt.clone();
-                v.sort_by(f32::total_cmp);
-                d.stats.rtt_median = Some(v[v.len() / 2] as f64);
+                v.sort_by(f64::total_cmp);
+                d.stats.rtt_median = Some(v[v.len() / 2]);
             }
         }
         (self.dirs[0].stats.clone(), self.dirs[1].stats.clone())
