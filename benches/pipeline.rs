@@ -66,8 +66,49 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut table = FlowTable::new(Config::default(), 1);
             let mut conns = 0u64;
+            let name: std::sync::Arc<str> = "bench".into();
             let mut emit = |c: tcpshake::judge::Connection| {
-                black_box(c.finish("bench"));
+                black_box(c.finish(&name));
+                conns += 1;
+            };
+            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<
+                '_,
+            >| {
+                if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
+                    table.segment(f.number, f.ts, &s, &mut emit);
+                }
+            })
+            .unwrap();
+            table.finish_all(&mut emit);
+            black_box(conns)
+        })
+    });
+    g.finish();
+
+    // Long connections: the per-segment cost of the judge without connection churn.
+    let long: &'static [u8] = Box::leak(workload::long_capture().into_boxed_slice());
+    let mut frames = 0u64;
+    read_capture(Path::new("bench"), Cursor::new(long), &mut |_: &Frame<
+        '_,
+    >| {
+        frames += 1
+    })
+    .unwrap();
+    eprintln!(
+        "long-connection capture: {frames} frames, {:.1} MB",
+        long.len() as f64 / 1e6
+    );
+    let bytes = long;
+    let mut g = c.benchmark_group("long-connections");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(frames));
+    g.bench_function("read+decode+judge", |b| {
+        b.iter(|| {
+            let mut table = FlowTable::new(Config::default(), 1);
+            let mut conns = 0u64;
+            let name: std::sync::Arc<str> = "bench".into();
+            let mut emit = |c: tcpshake::judge::Connection| {
+                black_box(c.finish(&name));
                 conns += 1;
             };
             read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<

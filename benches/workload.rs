@@ -9,12 +9,23 @@ const CONCURRENT: usize = 500;
 /// 50,000 connections of 19 segments each (handshake, six 64-byte requests
 /// with their ACKs, close), 500 at a time interleaved: 950,000 frames of 54–118 bytes.
 pub fn capture() -> Vec<u8> {
+    capture_with(CONNECTIONS, CONCURRENT, 6)
+}
+
+/// Long connections: 500 connections of 1,903 segments (950 requests each).
+pub fn long_capture() -> Vec<u8> {
+    capture_with(500, 500, 950)
+}
+
+/// `connections` connections, `concurrent` at a time, each with `requests` 64-byte
+/// requests and their ACKs between a handshake and a four-way close.
+pub fn capture_with(connections: u32, concurrent: usize, requests: usize) -> Vec<u8> {
     let mut w = tcpshake::capture::PcapWriter::new(Vec::new(), 1).unwrap();
     let mut t = 0f64;
-    for batch in 0..(CONNECTIONS as usize / CONCURRENT) {
-        let dialogs: Vec<Dialog> = (0..CONCURRENT)
+    for batch in 0..(connections as usize / concurrent) {
+        let dialogs: Vec<Dialog> = (0..concurrent)
             .map(|i| {
-                let n = (batch * CONCURRENT + i) as u32;
+                let n = (batch * concurrent + i) as u32;
                 let mut d = Dialog::v4(
                     [10, (n >> 16) as u8, (n >> 8) as u8, n as u8],
                     (1024 + n % 60000) as u16,
@@ -23,7 +34,7 @@ pub fn capture() -> Vec<u8> {
                 )
                 .isn(n.wrapping_mul(2_654_435_761), n.wrapping_mul(40_503));
                 d.handshake();
-                for _ in 0..6 {
+                for _ in 0..requests {
                     d.c(PSH | ACK, 64);
                     d.s(ACK, 0);
                 }

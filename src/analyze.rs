@@ -111,7 +111,7 @@ pub fn analyze_path(
 ) -> Result<FileReport, CaptureError> {
     let mut report = FileReport::new(path);
     let mut table = FlowTable::new(config.clone(), *next_id);
-    let file_name = report.path.clone();
+    let file_name: std::sync::Arc<str> = report.path.as_str().into();
     let mut connections = 0u64;
     let summary = {
         let mut emit = |c: crate::judge::Connection| {

@@ -145,8 +145,9 @@ pub fn run(
     let mut last_status = Instant::now();
     let connections = Cell::new(0u64);
     let findings = Cell::new(0u64);
+    let name: std::sync::Arc<str> = opts.interface.as_str().into();
     let mut emit = |c: Connection| {
-        let r = c.finish(&opts.interface);
+        let r = c.finish(&name);
         connections.set(connections.get() + 1);
         findings.set(findings.get() + r.anomalies.len() as u64);
         on_connection(r);

@@ -90,8 +90,8 @@ fn wireshark_analysis_counts_and_completeness() {
             );
             let m = ours.entry(key.clone()).or_default();
             *m.entry("frames".into()).or_default() += c.packets.client + c.packets.server;
-            for (k, v) in &c.tcp_analysis {
-                *m.entry(k.to_string()).or_default() += *v as u64;
+            for (k, v) in c.tcp_analysis.iter() {
+                *m.entry(k.to_string()).or_default() += v as u64;
             }
             our_conns.entry(key).or_default().push(c.completeness);
         }

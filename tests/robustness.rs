@@ -19,14 +19,14 @@ fn run_pipeline(bytes: Vec<u8>) {
     let mut sink = |f: &Frame<'_>| {
         if let Ok(Decoded::Tcp(seg)) = decode(f.link_type, f.data) {
             table.segment(f.number, f.ts, &seg, &mut |c| {
-                let _ = c.finish("fuzz");
+                let _ = c.finish(&"fuzz".into());
                 emitted += 1;
             });
         }
     };
     let _ = read_capture(Path::new("fuzz"), Cursor::new(bytes), &mut sink);
     table.finish_all(&mut |c| {
-        let _ = c.finish("fuzz");
+        let _ = c.finish(&"fuzz".into());
     });
 }
 

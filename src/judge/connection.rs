@@ -184,6 +184,39 @@ pub const WS_ITEMS: [&str; 23] = [
     "tcp.analysis.reused_ports",
 ];
 
+/// Counts of Wireshark's items, serialized as a map of the non-zero ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WiresharkCounts(pub [u32; WS_ITEMS.len()]);
+
+impl WiresharkCounts {
+    /// The non-zero counts, by display-filter name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        WS_ITEMS
+            .iter()
+            .zip(self.0.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (*k, *n))
+    }
+
+    pub fn get(&self, name: &str) -> u32 {
+        WS_ITEMS
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| self.0[i])
+    }
+}
+
+impl Serialize for WiresharkCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, &v)?;
+        }
+        m.end()
+    }
+}
+
 /// Data-transfer figures per direction.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TransferReport {
@@ -208,7 +241,7 @@ pub struct HandshakeRtt {
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionReport {
     pub id: u64,
-    pub file: String,
+    pub file: std::sync::Arc<str>,
     pub client: Endpoint,
     pub server: Endpoint,
     pub first_frame: u64,
@@ -228,7 +261,7 @@ pub struct ConnectionReport {
     pub handshake_rtt: HandshakeRtt,
     pub transfer: TransferReport,
     /// Wireshark's `tcp.analysis.*` and `tcp.connection.*` items: frames carrying each.
-    pub tcp_analysis: std::collections::BTreeMap<&'static str, u32>,
+    pub tcp_analysis: WiresharkCounts,
     pub anomalies: Vec<Finding>,
     /// Findings beyond the per-connection cap, counted but not listed.
     #[serde(skip_serializing_if = "is_zero")]
@@ -1477,14 +1510,14 @@ impl Connection {
     }
 
     /// Ends the connection and gives its verdict.
-    pub fn finish(mut self, file: &str) -> ConnectionReport {
+    pub fn finish(mut self, file: &std::sync::Arc<str>) -> ConnectionReport {
         self.final_checks();
         let hs = self.handshake_verdict();
         let (close, closed_by) = self.close_verdict(hs);
         self.findings.sort_by_key(|f| f.frame);
         ConnectionReport {
             id: self.id,
-            file: file.to_string(),
+            file: file.clone(),
             client: self.client,
             server: self.server,
             first_frame: self.first_frame,
@@ -1515,12 +1548,7 @@ impl Connection {
                 let (client, server) = self.transfer.stats(self.last_ts);
                 TransferReport { client, server }
             },
-            tcp_analysis: WS_ITEMS
-                .iter()
-                .zip(self.ws_counts.iter())
-                .filter(|(_, n)| **n > 0)
-                .map(|(k, n)| (*k, *n))
-                .collect(),
+            tcp_analysis: WiresharkCounts(self.ws_counts),
             anomalies: self.findings,
             anomalies_suppressed: self.suppressed_findings,
             evicted: self.evicted,

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 
 /// Most unacknowledged segments remembered per direction (Wireshark's cap).
 pub const MAX_UNACKED: usize = 10_000;
-/// RTT samples kept per direction for the median (one allocation, at the first sample).
-const MAX_RTT_SAMPLES: usize = 64;
+/// RTT samples kept per direction for the median, inline (no allocation).
+const MAX_RTT_SAMPLES: usize = 32;
 /// Wireshark's fast-retransmission window.
 const FAST_RETRANS_WINDOW: i64 = 20_000_000;
 /// Wireshark's out-of-order threshold when the initial RTT is unknown.
@@ -126,7 +126,8 @@ struct Dir {
     probe: Option<SeqNumber>,
     right_edge: Option<SeqNumber>,
     zero_window_since: Option<Timestamp>,
-    rtt: Vec<f64>,
+    rtt: [f32; MAX_RTT_SAMPLES],
+    rtt_len: usize,
     rtt_seen: u64,
     stats: DirectionStats,
 }
@@ -149,7 +150,8 @@ impl Dir {
             probe: None,
             right_edge: None,
             zero_window_since: None,
-            rtt: Vec::new(),
+            rtt: [0.0; MAX_RTT_SAMPLES],
+            rtt_len: 0,
             rtt_seen: 0,
             stats: DirectionStats::default(),
         }
@@ -170,15 +172,13 @@ impl Dir {
         self.stats.rtt_min = Some(self.stats.rtt_min.map_or(secs, |m| m.min(secs)));
         self.stats.rtt_max = Some(self.stats.rtt_max.map_or(secs, |m| m.max(secs)));
         self.rtt_seen += 1;
-        if self.rtt.len() < MAX_RTT_SAMPLES {
-            if self.rtt.capacity() == 0 {
-                self.rtt.reserve_exact(MAX_RTT_SAMPLES);
-            }
-            self.rtt.push(secs);
+        if self.rtt_len < MAX_RTT_SAMPLES {
+            self.rtt[self.rtt_len] = secs as f32;
+            self.rtt_len += 1;
         } else {
             // Keep a spread of samples over the whole connection, deterministically.
             let i = (self.rtt_seen.wrapping_mul(2_654_435_761) % MAX_RTT_SAMPLES as u64) as usize;
-            self.rtt[i] = secs;
+            self.rtt[i] = secs as f32;
         }
     }
 }
@@ -537,10 +537,12 @@ impl Transfer {
             if let Some(t) = d.zero_window_since.take() {
                 d.stats.zero_window_time += end.secs_since(t);
             }
-            if !d.rtt.is_empty() {
-                let mut v = d.rtt.clone();
-                v.sort_by(f64::total_cmp);
-                d.stats.rtt_median = Some(v[v.len() / 2]);
+            if d.rtt_len > 0 {
+                let mut v = d.rtt;
+                let v = &mut v[..d.rtt_len];
+                v.sort_by(f32::total_cmp);
+                // Microsecond resolution: the samples are kept as f32.
+                d.stats.rtt_median = Some((v[v.len() / 2] as f64 * 1e6).round() / 1e6);
             }
         }
         (self.dirs[0].stats.clone(), self.dirs[1].stats.clone())
