@@ -21,13 +21,7 @@ use tcpshake::judge::Config;
 
 fn bench(c: &mut Criterion) {
     let bytes: &'static [u8] = Box::leak(workload::capture().into_boxed_slice());
-    let mut frames = 0u64;
-    read_capture(Path::new("bench"), Cursor::new(bytes), &mut |_: &Frame<
-        '_,
-    >| {
-        frames += 1
-    })
-    .unwrap();
+    let frames = count_frames(bytes);
     eprintln!(
         "bench capture: {frames} frames, {:.1} MB ({:.1} bytes/frame)",
         bytes.len() as f64 / 1e6,
@@ -62,38 +56,12 @@ fn bench(c: &mut Criterion) {
             black_box(n)
         })
     });
-    g.bench_function("read+decode+judge", |b| {
-        b.iter(|| {
-            let mut table = FlowTable::new(Config::default(), 1);
-            let mut conns = 0u64;
-            let name: std::sync::Arc<str> = "bench".into();
-            let mut emit = |c: tcpshake::judge::Connection| {
-                black_box(c.finish(&name));
-                conns += 1;
-            };
-            read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<
-                '_,
-            >| {
-                if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
-                    table.segment(f.number, f.ts, &s, &mut emit);
-                }
-            })
-            .unwrap();
-            table.finish_all(&mut emit);
-            black_box(conns)
-        })
-    });
+    judge(&mut g, bytes);
     g.finish();
 
     // Long connections: the per-segment cost of the judge without connection churn.
     let long: &'static [u8] = Box::leak(workload::long_capture().into_boxed_slice());
-    let mut frames = 0u64;
-    read_capture(Path::new("bench"), Cursor::new(long), &mut |_: &Frame<
-        '_,
-    >| {
-        frames += 1
-    })
-    .unwrap();
+    let frames = count_frames(long);
     eprintln!(
         "long-connection capture: {frames} frames, {:.1} MB",
         long.len() as f64 / 1e6
@@ -102,6 +70,26 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("long-connections");
     g.sample_size(10);
     g.throughput(Throughput::Elements(frames));
+    judge(&mut g, bytes);
+    g.finish();
+}
+
+fn count_frames(bytes: &'static [u8]) -> u64 {
+    let mut frames = 0u64;
+    read_capture(Path::new("bench"), Cursor::new(bytes), &mut |_: &Frame<
+        '_,
+    >| {
+        frames += 1
+    })
+    .unwrap();
+    frames
+}
+
+/// The whole pipeline: read, decode, flow table, judge, report objects.
+fn judge(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    bytes: &'static [u8],
+) {
     g.bench_function("read+decode+judge", |b| {
         b.iter(|| {
             let mut table = FlowTable::new(Config::default(), 1);
@@ -123,7 +111,6 @@ fn bench(c: &mut Criterion) {
             black_box(conns)
         })
     });
-    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -300,10 +300,7 @@ impl Progress for Spinner {
 fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let config = match args.tracking.config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("tcpshake: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(e) => return Ok(usage_error(&e)),
     };
     let stdout = io::stdout().lock();
     let out = io::BufWriter::with_capacity(1 << 16, stdout);
@@ -535,10 +532,7 @@ fn print_check_text(
 fn run_check(args: CheckArgs) -> Result<ExitCode> {
     let config = match args.tracking.config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("tcpshake: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(e) => return Ok(usage_error(&e)),
     };
     let (policy, _policy_file) = match build_policy(&args.policy) {
         Ok(p) => p,
@@ -641,10 +635,7 @@ fn text_options() -> TextOptions {
 fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
     let config = match args.tracking.config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("tcpshake: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(e) => return Ok(usage_error(&e)),
     };
     let select = Selection {
         id: args.conn,
@@ -706,10 +697,7 @@ fn run_live(args: LiveArgs) -> Result<ExitCode> {
     }
     let config = match args.tracking.config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("tcpshake: {e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(e) => return Ok(usage_error(&e)),
     };
     let policy = if args.check {
         match build_policy(&args.policy) {
@@ -862,6 +850,12 @@ fn run_live(args: LiveArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A wrong command line or policy: the message, and exit code 2.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("tcpshake: {message}");
+    ExitCode::from(2)
 }
 
 fn handle_write_error(e: io::Error) -> Result<ExitCode> {

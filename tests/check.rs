@@ -108,6 +108,13 @@ fn fail_on_severity_kind_and_verdict() {
     assert_eq!(code, 1);
     assert!(out.contains("handshake_refused"), "{out}");
     assert_eq!(check(&["--fail-on", "reset"], &["reset.pcap"]).0, 1);
+    assert_eq!(check(&[], &["retransmission.pcap"]).0, 0);
+    let (code, out, _) = check(&["--fail-on", "retransmission"], &["retransmission.pcap"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("frame 5  retransmission (warning): the client resent bytes 1–1000"),
+        "{out}"
+    );
     assert_eq!(check(&["--fail-on", "info"], &["tfo.pcap"]).0, 1);
     assert_eq!(check(&["--fail-on", "warning"], &["tfo.pcap"]).0, 0);
     let (code, _, err) = check(&["--fail-on", "sometimes"], &["tfo.pcap"]);

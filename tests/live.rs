@@ -14,6 +14,35 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tcpshake"))
 }
 
+/// Starts `tcpshake live` and waits until it captures. None (with the reason
+/// printed) when capturing is not permitted here, unless CI requires it.
+fn start_live(
+    args: &[&str],
+) -> Option<(std::process::Child, BufReader<std::process::ChildStderr>)> {
+    let mut child = Command::new(bin())
+        .arg("live")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    if !first.contains("capturing on lo") {
+        let _ = child.wait();
+        let required = std::env::var("TCPSHAKE_REQUIRE_LIVE").is_ok_and(|v| v == "1");
+        assert!(!required, "live capture could not start: {first}");
+        println!(
+            "live capture test NOT RUN: {first}(run as root, or setcap cap_net_raw,cap_net_admin=eip on the binary)"
+        );
+        return None;
+    }
+    // Give the capture a moment to be attached before traffic starts.
+    std::thread::sleep(Duration::from_millis(300));
+    Some((child, stderr))
+}
+
 /// A request/response over a real TCP connection, closed by both sides.
 fn talk(listener: TcpListener) {
     let port = listener.local_addr().unwrap().port();
@@ -49,37 +78,21 @@ fn loopback_connections_are_judged_as_they_happen() {
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("live.pcap");
     let filter = format!("tcp port {open_port} or tcp port {closed_port}");
-    let mut child = Command::new(bin())
-        .args([
-            "live",
-            "-i",
-            "lo",
-            "--format",
-            "jsonl",
-            "--duration",
-            "4s",
-            "-f",
-            &filter,
-            "--write",
-        ])
-        .arg(&saved)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
-    if !first.contains("capturing on lo") {
-        let _ = child.wait();
-        let required = std::env::var("TCPSHAKE_REQUIRE_LIVE").is_ok_and(|v| v == "1");
-        assert!(!required, "live capture could not start: {first}");
-        println!(
-            "live capture test NOT RUN: {first}(run as root, or setcap cap_net_raw,cap_net_admin=eip on the binary)"
-        );
+    let saved_s = saved.to_str().unwrap().to_string();
+    let Some((child, _stderr)) = start_live(&[
+        "-i",
+        "lo",
+        "--format",
+        "jsonl",
+        "--duration",
+        "4s",
+        "-f",
+        &filter,
+        "--write",
+        &saved_s,
+    ]) else {
         return;
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    };
     talk(listener);
     let refused = TcpStream::connect(("127.0.0.1", closed_port));
     assert!(refused.is_err(), "nothing listens on {closed_port}");
@@ -148,34 +161,19 @@ fn live_check_fails_the_run_when_the_policy_fails() {
         .unwrap()
         .port();
     let filter = format!("tcp port {closed_port}");
-    let mut child = Command::new(bin())
-        .args([
-            "live",
-            "-i",
-            "lo",
-            "--duration",
-            "2s",
-            "-f",
-            &filter,
-            "--check",
-            "--fail-on",
-            "refused",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
-    if !first.contains("capturing on lo") {
-        let _ = child.wait();
-        let required = std::env::var("TCPSHAKE_REQUIRE_LIVE").is_ok_and(|v| v == "1");
-        assert!(!required, "live capture could not start: {first}");
-        println!("live capture test NOT RUN: {first}");
+    let Some((mut child, mut stderr)) = start_live(&[
+        "-i",
+        "lo",
+        "--duration",
+        "2s",
+        "-f",
+        &filter,
+        "--check",
+        "--fail-on",
+        "refused",
+    ]) else {
         return;
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    };
     assert!(TcpStream::connect(("127.0.0.1", closed_port)).is_err());
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
