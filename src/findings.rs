@@ -101,7 +101,7 @@ catalogue! {
     TimeWaitReuse => "time_wait_reuse", Info,
         "a new SYN on the 4-tuple within 2·MSL of the previous connection's close";
     SynWithData => "syn_with_data", Info,
-        "a SYN carried data (TCP Fast Open or an unusual stack)";
+        "a SYN carried data without a TCP Fast Open cookie, or a SYN-ACK carried data";
     AckNonzeroWithoutAckFlag => "ack_nonzero_without_ack_flag", Info,
         "the acknowledgment field is non-zero while the ACK flag is clear";
     // Data transfer (RFC 9293 §3.8-3.10; Wireshark's tcp.analysis).

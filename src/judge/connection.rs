@@ -611,7 +611,13 @@ impl Connection {
                     if self.s.state == State::Closed || self.s.state == State::Established {
                         self.s.state = State::Listen;
                     }
-                    if seg.payload_len > 0 {
+                    // TCP Fast Open (RFC 7413) carries data in the SYN with a cookie:
+                    // that is the protocol working. Data without a cookie is unusual.
+                    let cookie = seg
+                        .options()
+                        .fast_open_cookie()
+                        .is_some_and(|c| !c.is_empty());
+                    if seg.payload_len > 0 && !cookie {
                         self.push(Finding::new(
                             K::SynWithData,
                             frame,
