@@ -115,7 +115,8 @@ fn fail_on_severity_kind_and_verdict() {
         out.contains("frame 5  retransmission (warning): the client resent bytes 1–1000"),
         "{out}"
     );
-    assert_eq!(check(&["--fail-on", "info"], &["tfo.pcap"]).0, 1);
+    assert_eq!(check(&["--fail-on", "info"], &["syn-with-data.pcap"]).0, 1);
+    assert_eq!(check(&["--fail-on", "info"], &["tfo.pcap"]).0, 0);
     assert_eq!(check(&["--fail-on", "warning"], &["tfo.pcap"]).0, 0);
     let (code, _, err) = check(&["--fail-on", "sometimes"], &["tfo.pcap"]);
     assert_eq!(code, 2);
