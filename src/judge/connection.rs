@@ -60,6 +60,9 @@ struct Peer {
     window_known: bool,
     fin_seq: Option<SeqNumber>,
     fin_frame: u64,
+    fin_ts: Option<Timestamp>,
+    /// The FIN was sent more than once.
+    fin_resent: bool,
     /// The ack field carried by this side's first FIN.
     fin_ack: Option<SeqNumber>,
     fin_acked_frame: Option<u64>,
@@ -94,6 +97,8 @@ impl Peer {
             window_known: false,
             fin_seq: None,
             fin_frame: 0,
+            fin_ts: None,
+            fin_resent: false,
             fin_ack: None,
             fin_acked_frame: None,
             acked_peer_fin: false,
@@ -565,7 +570,7 @@ impl Connection {
             self.on_ack(frame, ts, seg, from);
         }
         if f.fin() {
-            self.on_fin(frame, seg, from);
+            self.on_fin(frame, ts, seg, from);
         }
         let end = seg.seq_end();
         let scaling_agreed = self.c.wscale.is_some() && self.s.wscale.is_some();
@@ -1099,7 +1104,7 @@ impl Connection {
         }
     }
 
-    fn on_fin(&mut self, frame: u64, seg: &TcpSegment<'_>, from: Side) {
+    fn on_fin(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) {
         let fs = seg.seq + seg.payload_len;
         let to = from.other();
         match self.peer(from).fin_seq {
@@ -1121,6 +1126,7 @@ impl Connection {
                 let me = self.peer_mut(from);
                 me.fin_seq = Some(fs);
                 me.fin_frame = frame;
+                me.fin_ts = Some(ts);
                 me.fin_ack = seg.flags.ack().then_some(seg.ack);
                 me.state = if simultaneous {
                     // FIN-WAIT-1, and the peer's FIN is already on its way: CLOSING.
@@ -1133,6 +1139,7 @@ impl Connection {
                 p.state = p.state.on_receive_fin(own_fin_acked);
             }
             Some(prev) if prev == fs => {
+                self.peer_mut(from).fin_resent = true;
                 let base = self.peer(from).base.unwrap_or_default();
                 self.push(Finding::new(
                     K::FinRetransmission,
@@ -1420,10 +1427,20 @@ impl Connection {
             let (Some(fs), None) = (x.fin_seq, x.fin_acked_frame) else {
                 continue;
             };
+            // Only when nothing but the bug explains it: the peer's FIN left
+            // more than a round trip after ours (so ours had arrived), and
+            // ours was never resent (so it was not lost on the way).
+            let rtt = self.transfer.rtt_estimate((side == Side::Server) as usize);
+            let fin_arrived_first = match (x.fin_ts, y.fin_ts, rtt) {
+                (Some(tx), Some(ty), Some(rtt)) => ty.nanos_since(tx) > rtt,
+                _ => false,
+            };
             if y.fin_seq.is_some()
                 && y.fin_frame > x.fin_frame
                 && y.fin_ack == Some(fs)
                 && y.acked_fin_seq_frame.is_some()
+                && !x.fin_resent
+                && fin_arrived_first
             {
                 let frame = y.fin_frame;
                 let ack_frame = y.acked_fin_seq_frame.unwrap_or(frame);

@@ -531,6 +531,14 @@ impl Transfer {
         out
     }
 
+    /// The round trip from the capture point to the receiver of side `from`'s
+    /// segments and back, in nanoseconds: the initial RTT, else the smallest
+    /// time in which the peer acknowledged one of `from`'s segments.
+    pub fn rtt_estimate(&self, from: usize) -> Option<i64> {
+        self.irtt
+            .or_else(|| self.dirs[from].stats.rtt_min.map(|s| (s * 1e9) as i64))
+    }
+
     /// Per-direction figures at the end of the connection (client, server).
     pub fn stats(&mut self, end: Timestamp) -> (DirectionStats, DirectionStats) {
         for d in &mut self.dirs {
