@@ -152,6 +152,7 @@ pub struct Connection {
     /// Both FINs had been acknowledged when the RST came.
     reset_after_close: bool,
     client_sent_after_synack: bool,
+    pending_early_server_data: Option<Finding>,
     zeek: ZeekConn,
     completeness: u8,
     transfer: Transfer,
@@ -337,6 +338,7 @@ impl Connection {
             reset_by: None,
             reset_after_close: false,
             client_sent_after_synack: false,
+            pending_early_server_data: None,
             zeek: ZeekConn::new(seg, from_client, &config.likely_server_ports),
             completeness: completeness::first_frame(seg),
             transfer: Transfer::default(),
@@ -974,26 +976,39 @@ impl Connection {
         if seg.flags.syn() || self.c.isn.is_none() {
             return;
         }
-        let early = match from {
-            Side::Client => self.s.isn.is_none(),
-            Side::Server => {
-                !self.c.tfo
-                    && (self.s.isn.is_none()
-                        || (self.final_ack.is_none() && !self.simultaneous_open))
+        let state = self.peer(from).state;
+        match from {
+            // A client segment that acknowledges something has seen the SYN-ACK,
+            // even when the capture did not (a one-sided capture).
+            Side::Client if self.s.isn.is_none() && !seg.flags.ack() => {
+                self.push(Self::early_data(frame, from, seg.payload_len, state));
             }
-        };
-        if early {
-            let state = self.peer(from).state;
-            self.push(Finding::new(
-                K::DataBeforeEstablished,
-                frame,
-                from,
-                format!(
-                    "the {from} sent {} bytes at frame {frame} while still in {state}: expected data only after the handshake",
-                    seg.payload_len
-                ),
-            ).values(Value::Text(State::Established.as_str().into()), Value::Text(state.as_str().into())));
+            Side::Server
+                if !self.c.tfo
+                    && self.pending_early_server_data.is_none()
+                    && (self.s.isn.is_none()
+                        || (self.final_ack.is_none() && !self.simultaneous_open)) =>
+            {
+                // Judged at the end: only if the client's direction was captured
+                // after the SYN-ACK is the missing third ACK more than the capture.
+                self.pending_early_server_data =
+                    Some(Self::early_data(frame, from, seg.payload_len, state));
+            }
+            _ => {}
         }
+    }
+
+    fn early_data(frame: u64, from: Side, len: u32, state: State) -> Finding {
+        Finding::new(
+            K::DataBeforeEstablished,
+            frame,
+            from,
+            format!("the {from} sent {len} bytes at frame {frame} while still in {state}: expected data only after the handshake"),
+        )
+        .values(
+            Value::Text(State::Established.as_str().into()),
+            Value::Text(state.as_str().into()),
+        )
     }
 
     fn on_ack(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) {
@@ -1421,6 +1436,11 @@ impl Connection {
 
     /// Findings that need the whole connection: the FIN acknowledged without +1.
     fn final_checks(&mut self) {
+        if let Some(f) = self.pending_early_server_data.take()
+            && self.client_sent_after_synack
+        {
+            self.push(f);
+        }
         for side in [Side::Client, Side::Server] {
             let x = self.peer(side);
             let y = self.peer(side.other());
