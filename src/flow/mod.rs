@@ -123,8 +123,6 @@ pub struct FlowTable {
     scratch: Vec<(Timestamp, u64, FlowKey)>,
     /// Connections ended early because the table was full.
     pub evicted: u64,
-    /// Connections started, in total.
-    pub started: u64,
 }
 
 const SWEEP_EVERY: i64 = 1_000_000_000;
@@ -140,7 +138,6 @@ impl FlowTable {
             last_sweep: None,
             scratch: Vec::new(),
             evicted: 0,
-            started: 0,
         }
     }
 
@@ -150,10 +147,6 @@ impl FlowTable {
 
     pub fn live(&self) -> usize {
         self.live.len()
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Feeds one segment; connections that end are handed to `emit`.
@@ -186,7 +179,6 @@ impl FlowTable {
         let (client, server) = roles(seg);
         let id = self.next_id;
         self.next_id += 1;
-        self.started += 1;
         let mut conn = Box::new(Connection::new(
             id,
             frame,

@@ -1598,15 +1598,6 @@ impl Connection {
         }
     }
 
-    /// Zeek's orientation: is Zeek's originator our client?
-    pub fn zeek_orig_is_client(&self) -> bool {
-        self.zeek.orig_is_client
-    }
-
-    pub fn zeek_is_attempt(&self) -> bool {
-        self.zeek.is_attempt()
-    }
-
     /// Both endpoints' RFC 9293 states now (client, server).
     pub fn states(&self) -> (State, State) {
         (self.c.state, self.s.state)

@@ -388,13 +388,6 @@ impl ZeekConn {
         }
     }
 
-    /// True while Zeek would still call this an attempt: the originator sent a
-    /// SYN and the responder nothing.
-    pub fn is_attempt(&self) -> bool {
-        matches!(self.ends[0].state, ZState::SynSent | ZState::SynAckSent)
-            && self.ends[1].state == ZState::Inactive
-    }
-
     /// Zeek's `conn_state`, by its end-of-connection decision table.
     pub fn conn_state(&self) -> &'static str {
         let os = self.ends[0].state;
