@@ -65,6 +65,8 @@ fn json_connection_has_every_documented_field() {
     assert_eq!(c["conn_state"], "SF");
     assert_eq!(c["history"], "ShADadFf");
     assert_eq!(c["completeness"], 31);
+    assert_eq!(c["isn"]["client"], 1000);
+    assert_eq!(c["isn"]["server"], 5000);
     assert_eq!(c["packets"]["client"], 6);
     assert_eq!(c["packets"]["server"], 5);
     assert_eq!(c["payload_bytes"]["client"], 100);

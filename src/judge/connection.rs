@@ -237,6 +237,12 @@ pub struct PerSide {
     pub server: u64,
 }
 
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Isns {
+    pub client: Option<u32>,
+    pub server: Option<u32>,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct HandshakeRtt {
     pub syn_to_synack: Option<f64>,
@@ -265,6 +271,8 @@ pub struct ConnectionReport {
     pub packets: PerSide,
     pub payload_bytes: PerSide,
     pub handshake_rtt: HandshakeRtt,
+    /// Each side's initial sequence number (raw), when its SYN was seen.
+    pub isn: Isns,
     pub transfer: TransferReport,
     /// Wireshark's `tcp.analysis.*` and `tcp.connection.*` items: frames carrying each.
     pub tcp_analysis: WiresharkCounts,
@@ -1586,6 +1594,10 @@ impl Connection {
             handshake_rtt: HandshakeRtt {
                 syn_to_synack: self.rtt_syn_synack,
                 synack_to_ack: self.rtt_synack_ack,
+            },
+            isn: Isns {
+                client: self.c.isn.map(|s| s.0),
+                server: self.s.isn.map(|s| s.0),
             },
             transfer: {
                 let (client, server) = self.transfer.stats(self.last_ts);

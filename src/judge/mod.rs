@@ -9,7 +9,9 @@ pub mod transfer;
 mod verdict;
 pub mod zeek;
 
-pub use connection::{Connection, ConnectionReport, Endpoint, HandshakeRtt, PerSide, PreviousUse};
+pub use connection::{
+    Connection, ConnectionReport, Endpoint, HandshakeRtt, Isns, PerSide, PreviousUse,
+};
 pub use state::State;
 pub use verdict::{Close, ClosedBy, Handshake};
 
