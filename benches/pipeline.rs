@@ -95,7 +95,7 @@ fn judge(
             let mut table = FlowTable::new(Config::default(), 1);
             let mut conns = 0u64;
             let name: std::sync::Arc<str> = "bench".into();
-            let mut emit = |c: tcpshake::judge::Connection| {
+            let mut emit = |c: Box<tcpshake::judge::Connection>| {
                 black_box(c.finish(&name));
                 conns += 1;
             };

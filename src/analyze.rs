@@ -114,7 +114,7 @@ pub fn analyze_path(
     let file_name: std::sync::Arc<str> = report.path.as_str().into();
     let mut connections = 0u64;
     let summary = {
-        let mut emit = |c: crate::judge::Connection| {
+        let mut emit = |c: Box<crate::judge::Connection>| {
             connections += 1;
             on_connection(c.finish(&file_name));
         };

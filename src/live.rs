@@ -146,7 +146,7 @@ pub fn run(
     let connections = Cell::new(0u64);
     let findings = Cell::new(0u64);
     let name: std::sync::Arc<str> = opts.interface.as_str().into();
-    let mut emit = |c: Connection| {
+    let mut emit = |c: Box<Connection>| {
         let r = c.finish(&name);
         connections.set(connections.get() + 1);
         findings.set(findings.get() + r.anomalies.len() as u64);

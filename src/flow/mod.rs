@@ -155,7 +155,7 @@ impl FlowTable {
         frame: u64,
         ts: Timestamp,
         seg: &TcpSegment<'_>,
-        emit: &mut dyn FnMut(Connection),
+        emit: &mut dyn FnMut(Box<Connection>),
     ) {
         self.maybe_sweep(ts, emit);
         let key = FlowKey::of(seg);
@@ -168,7 +168,7 @@ impl FlowTable {
             }
             if let Some(old) = self.live.remove(&key) {
                 previous = Some(old.previous_use());
-                emit(*old);
+                emit(old);
             }
         } else {
             previous = self.recent.get(&key).copied();
@@ -201,11 +201,11 @@ impl FlowTable {
 
     /// Ends connections whose timeouts passed by `now`, even when no segment
     /// arrives (live capture on a quiet interface).
-    pub fn expire(&mut self, now: Timestamp, emit: &mut dyn FnMut(Connection)) {
+    pub fn expire(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<Connection>)) {
         self.maybe_sweep(now, emit);
     }
 
-    fn maybe_sweep(&mut self, now: Timestamp, emit: &mut dyn FnMut(Connection)) {
+    fn maybe_sweep(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<Connection>)) {
         match self.last_sweep {
             None => {
                 self.last_sweep = Some(now);
@@ -231,14 +231,14 @@ impl FlowTable {
         for &(_, _, k) in &expired {
             if let Some(c) = self.live.remove(&k) {
                 self.remember(k, &c);
-                emit(*c);
+                emit(c);
             }
         }
         self.scratch = expired;
     }
 
     /// Ends the longest-idle sixteenth of the table.
-    fn evict(&mut self, emit: &mut dyn FnMut(Connection)) {
+    fn evict(&mut self, emit: &mut dyn FnMut(Box<Connection>)) {
         self.scratch.clear();
         self.scratch
             .extend(self.live.iter().map(|(k, c)| (c.last_ts, c.id, *k)));
@@ -254,18 +254,18 @@ impl FlowTable {
             if let Some(mut c) = self.live.remove(&k) {
                 c.evicted = true;
                 self.evicted += 1;
-                emit(*c);
+                emit(c);
             }
         }
         self.scratch = victims;
     }
 
     /// End of input: every live connection ends, in order of id.
-    pub fn finish_all(&mut self, emit: &mut dyn FnMut(Connection)) {
+    pub fn finish_all(&mut self, emit: &mut dyn FnMut(Box<Connection>)) {
         let mut all: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
         all.sort_unstable_by_key(|c| c.id);
         for c in all {
-            emit(*c);
+            emit(c);
         }
         self.recent.clear();
     }

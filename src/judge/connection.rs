@@ -1561,7 +1561,7 @@ impl Connection {
     }
 
     /// Ends the connection and gives its verdict.
-    pub fn finish(mut self, file: &std::sync::Arc<str>) -> ConnectionReport {
+    pub fn finish(mut self: Box<Self>, file: &std::sync::Arc<str>) -> ConnectionReport {
         self.final_checks();
         let hs = self.handshake_verdict();
         let (close, closed_by) = self.close_verdict(hs);
