@@ -76,7 +76,7 @@ pub fn read_capture<R: Read + Send + 'static>(
     sink: &mut dyn FrameSink,
 ) -> Result<CaptureSummary, CaptureError> {
     let path = name.to_path_buf();
-    let (head, src) = peek(src, 4).map_err(|source| CaptureError::Read {
+    let (head, src) = peek(src, 12).map_err(|source| CaptureError::Read {
         path: path.clone(),
         source,
     })?;
@@ -86,7 +86,7 @@ pub fn read_capture<R: Read + Send + 'static>(
     let (head, src, gzip): (Vec<u8>, Box<dyn Read + Send>, bool) =
         if head.starts_with(&[0x1f, 0x8b]) {
             let (head, src) =
-                peek(MultiGzDecoder::new(src), 4).map_err(|source| CaptureError::Read {
+                peek(MultiGzDecoder::new(src), 12).map_err(|source| CaptureError::Read {
                     path: path.clone(),
                     source,
                 })?;
@@ -129,9 +129,25 @@ pub fn read_capture<R: Read + Send + 'static>(
         },
     };
     // The readers parse the file header from their first read, so make that one full.
+    let header_len = match format {
+        CaptureFormat::Pcap => 24,
+        // The section header block's length, in the byte order its magic gives.
+        CaptureFormat::Pcapng => head
+            .get(4..12)
+            .map(|b| {
+                let len = [b[0], b[1], b[2], b[3]];
+                if b[4..8] == [0x4d, 0x3c, 0x2b, 0x1a] {
+                    u32::from_le_bytes(len)
+                } else {
+                    u32::from_be_bytes(len)
+                }
+            })
+            .map_or(28, |l| (l as usize).clamp(28, 64 << 10)),
+    };
     let src = FirstReadFull {
         inner: src,
         first: true,
+        want: header_len,
     };
     let mut state = ReadState::new(format, gzip);
     match format {
@@ -178,11 +194,13 @@ fn peek<R: Read>(mut src: R, n: usize) -> io::Result<Peeked<R>> {
     Ok((head.clone(), Cursor::new(head).chain(src)))
 }
 
-/// Makes the first `read` return as much as possible (up to 64 KiB), so the
-/// file header is never split; later reads pass through, so a pipe keeps streaming.
+/// Makes the first `read` return at least the file header (the readers parse
+/// it from their first read); later reads pass through, so a slow pipe
+/// (`tcpdump -w - | tcpshake analyze -`) streams packet by packet.
 struct FirstReadFull<R> {
     inner: R,
     first: bool,
+    want: usize,
 }
 
 impl<R: Read> Read for FirstReadFull<R> {
@@ -191,10 +209,10 @@ impl<R: Read> Read for FirstReadFull<R> {
             return self.inner.read(buf);
         }
         self.first = false;
-        let want = buf.len().min(64 << 10);
+        let want = self.want.min(buf.len());
         let mut got = 0;
         while got < want {
-            match self.inner.read(&mut buf[got..want]) {
+            match self.inner.read(&mut buf[got..]) {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
