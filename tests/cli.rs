@@ -292,3 +292,39 @@ fn bad_duration_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a duration"));
 }
+
+#[test]
+fn jsonl_streams_a_connection_before_the_input_ends() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command as Std, Stdio};
+    // time-wait-reuse.pcap: the first connection closes, and the second one's
+    // SYN 10 s later ends it (5 s close timeout). Send up to that SYN only.
+    let data = std::fs::read(testdata("time-wait-reuse.pcap")).unwrap();
+    let mut off = 24;
+    for _ in 0..12 {
+        let cap = u32::from_le_bytes(data[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + cap;
+    }
+    let mut child = Std::new(env!("CARGO_BIN_EXE_tcpshake"))
+        .args(["analyze", "--format", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data[..off]).unwrap();
+    stdin.flush().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    // The input is still open: this line can only come from streaming.
+    out.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["record"], "connection");
+    assert_eq!(v["id"], 1);
+    assert_eq!(v["close"], "graceful");
+    stdin.write_all(&data[off..]).unwrap();
+    drop(stdin);
+    let rest: Vec<String> = out.lines().map(|l| l.unwrap()).collect();
+    assert_eq!(rest.len(), 3, "{rest:?}");
+    assert!(child.wait().unwrap().success());
+}
