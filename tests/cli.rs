@@ -314,17 +314,31 @@ fn jsonl_streams_a_connection_before_the_input_ends() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&data[..off]).unwrap();
     stdin.flush().unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    // The input is still open: this line can only come from streaming.
-    out.read_line(&mut first).unwrap();
+    // Read on another thread so that a broken stream fails the test instead of hanging it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let first = match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(l) => l,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("no connection was written while the input stayed open");
+        }
+    };
     let v: Value = serde_json::from_str(&first).unwrap();
     assert_eq!(v["record"], "connection");
     assert_eq!(v["id"], 1);
     assert_eq!(v["close"], "graceful");
     stdin.write_all(&data[off..]).unwrap();
     drop(stdin);
-    let rest: Vec<String> = out.lines().map(|l| l.unwrap()).collect();
+    reader.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
     assert_eq!(rest.len(), 3, "{rest:?}");
     assert!(child.wait().unwrap().success());
 }
