@@ -93,11 +93,10 @@ pub(crate) fn network_layer(link_type: u32, data: &[u8]) -> Result<Network, Deco
                 .unwrap_or(Network::Other))
         }
         LinkType::LINUX_SLL => {
-            let sll = LinuxSllHeaderSlice::from_slice(data)
+            // The slice validates the header; the protocol field is an ethertype here.
+            LinuxSllHeaderSlice::from_slice(data)
                 .map_err(|_| DecodeError::truncated(Layer::Link, 0, 16, data))?;
-            let proto = u16::from_be_bytes([data[14], data[15]]);
-            let _ = sll;
-            ethertype_chain(data, 16, proto)
+            ethertype_chain(data, 16, u16::from_be_bytes([data[14], data[15]]))
         }
         LinkType::LINUX_SLL2 => {
             if data.len() < 20 {
