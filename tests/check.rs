@@ -2,15 +2,11 @@
 
 mod fixtures;
 
+use fixtures::testdata_path as td;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::PathBuf;
-
-fn td(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
 
 fn check(args: &[&str], files: &[&str]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();

@@ -1,14 +1,10 @@
 //! The command line: formats, exit codes, messages, standard input.
 
-use assert_cmd::Command;
-use serde_json::Value;
-use std::path::PathBuf;
+mod fixtures;
 
-fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use assert_cmd::Command;
+use fixtures::testdata_path as testdata;
+use serde_json::Value;
 
 fn tcpshake() -> Command {
     Command::cargo_bin("tcpshake").unwrap()

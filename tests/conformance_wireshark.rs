@@ -4,6 +4,9 @@
 //! listed in docs/conformance.md with its reason.
 
 use std::collections::{BTreeMap, BTreeSet};
+mod corpus;
+
+use corpus::{endpoint, percent};
 use std::path::Path;
 use tcpshake::analyze::analyze_path;
 use tcpshake::judge::{Config, ConnectionReport};
@@ -23,14 +26,6 @@ fn tuple(a: &str, b: &str) -> Tuple {
         (a.into(), b.into())
     } else {
         (b.into(), a.into())
-    }
-}
-
-fn endpoint(h: &str, p: &str) -> String {
-    if h.contains(':') {
-        format!("[{h}]:{p}")
-    } else {
-        format!("{h}:{p}")
     }
 }
 
@@ -152,17 +147,13 @@ fn wireshark_analysis_counts_and_completeness() {
     for d in &disagreements {
         println!("disagreement: {d}");
     }
-    let pct = |a: u32, b: u32| {
-        if b == 0 {
-            100.0
-        } else {
-            100.0 * a as f64 / b as f64
-        }
-    };
     println!(
         "wireshark conformance: (stream, flag) counts {agree}/{total} pairs ({:.1}%); completeness {c_agree}/{c_total} streams ({:.1}%); {not_compared} option-level pairs not compared",
-        pct(agree, total),
-        pct(c_agree, c_total)
+        percent(agree, total),
+        percent(c_agree, c_total)
     );
-    assert!(pct(agree, total) >= 95.0, "flag-count agreement below 95%");
+    assert!(
+        percent(agree, total) >= 95.0,
+        "flag-count agreement below 95%"
+    );
 }

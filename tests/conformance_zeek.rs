@@ -3,6 +3,9 @@
 //! Every disagreement is listed in docs/conformance.md with its reason.
 
 use std::collections::HashMap;
+mod corpus;
+
+use corpus::{endpoint, percent};
 use std::path::Path;
 use tcpshake::analyze::analyze_path;
 use tcpshake::judge::{Config, ConnectionReport};
@@ -14,14 +17,6 @@ struct Row {
     resp: String,
     conn_state: String,
     history: String,
-}
-
-fn endpoint(h: &str, p: &str) -> String {
-    if h.contains(':') {
-        format!("[{h}]:{p}")
-    } else {
-        format!("{h}:{p}")
-    }
 }
 
 /// Zeek run bare (`-b`) knows only the server ports of the protocol scripts it
@@ -191,21 +186,17 @@ fn zeek_conn_state_and_history() {
     for d in &disagreements {
         println!("disagreement: {d}");
     }
-    let pct = |a: u32, b: u32| {
-        if b == 0 {
-            100.0
-        } else {
-            100.0 * a as f64 / b as f64
-        }
-    };
     println!(
         "zeek conformance: conn_state {state_ok}/{state_n} rows ({:.1}%), history {hist_ok}/{hist_n} rows ({:.1}%); llc.pcap conn_state {llc_ok}/{llc_n}; unmatched {unmatched}; tunnelled rows skipped {tunnel}; connections whose fields depend on the server-port list {port_dependent}",
-        pct(state_ok, state_n),
-        pct(hist_ok, hist_n)
+        percent(state_ok, state_n),
+        percent(hist_ok, hist_n)
     );
     assert!(
-        pct(state_ok, state_n) >= 95.0,
+        percent(state_ok, state_n) >= 95.0,
         "conn_state agreement below 95%"
     );
-    assert!(pct(hist_ok, hist_n) >= 90.0, "history agreement below 90%");
+    assert!(
+        percent(hist_ok, hist_n) >= 90.0,
+        "history agreement below 90%"
+    );
 }

@@ -2,14 +2,10 @@
 
 mod fixtures;
 
+use fixtures::testdata_path as td;
+
 use assert_cmd::Command;
 use std::path::PathBuf;
-
-fn td(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
 
 fn ladder(args: &[&str], file: &PathBuf) -> String {
     let out = Command::cargo_bin("tcpshake")

@@ -3,15 +3,11 @@
 
 mod fixtures;
 
+use fixtures::testdata_path as testdata;
+
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
-
-fn testdata(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
 
 #[test]
 fn committed_captures_are_what_the_generator_writes() {

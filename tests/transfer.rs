@@ -3,16 +3,12 @@
 
 mod fixtures;
 
+use fixtures::testdata_path as td;
+
 use assert_cmd::Command;
 use fixtures::build::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn td(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
+use std::path::Path;
 
 fn analyze(path: &Path) -> Value {
     let out = Command::cargo_bin("tcpshake")
