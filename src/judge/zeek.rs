@@ -116,7 +116,14 @@ impl ZeekConn {
         ZeekConn {
             orig_is_client,
             ends: [ZEnd::new(), ZEnd::new()],
-            history: if flipped { vec![b'^'] } else { Vec::new() },
+            history: {
+                // Room for a typical history ("ShADadFf" and more) in one allocation.
+                let mut h = Vec::with_capacity(16);
+                if flipped {
+                    h.push(b'^');
+                }
+                h
+            },
             orig_pkts: 0,
             resp_pkts: 0,
         }
