@@ -1128,6 +1128,11 @@ impl Connection {
     }
 
     fn on_fin(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) {
+        if self.reset_by.is_some() {
+            // The RST destroyed both TCBs (RFC 9293 §3.10.7): a later FIN
+            // closes nothing.
+            return;
+        }
         let fs = seg.seq + seg.payload_len;
         let to = from.other();
         match self.peer(from).fin_seq {
