@@ -171,3 +171,30 @@ fn check_draws_the_ladder_of_failing_connections() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("─FIN"));
 }
+
+#[test]
+fn a_lossy_transfer_stays_folded() {
+    use fixtures::build::*;
+    let mut d = Dialog::basic();
+    d.handshake();
+    for _ in 0..30 {
+        d.c(PSH | ACK, 1000);
+        let seq = d.c_nxt - 1000;
+        let c_next = d.c_nxt;
+        d.wait(0.2);
+        d.c(PSH | ACK, 1000).seq(seq);
+        d.c_nxt = c_next;
+        d.s(ACK, 0);
+    }
+    d.close_client_first();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lossy.pcap");
+    std::fs::write(&path, eth_pcap(&[&d])).unwrap();
+    let text = ladder(&[], &path);
+    // Ten retransmission rows are drawn; the other twenty are counted in the fold.
+    assert_eq!(text.matches("! retransmission:").count(), 10, "{text}");
+    assert!(
+        text.contains("20 retransmissions, 20 more findings …"),
+        "{text}"
+    );
+}

@@ -11,7 +11,7 @@ pub use render::{TextOptions, render_mermaid, render_text};
 
 use crate::capture::{self, CaptureError, Frame, Timestamp};
 use crate::decode::{Decoded, TcpFlags, decode_frame};
-use crate::findings::{Finding, Side};
+use crate::findings::{Finding, FindingKind, Severity, Side};
 use crate::flow::{FlowKey, roles};
 use crate::judge::{Config, Connection, ConnectionReport, State};
 use rustc_hash::FxHashMap;
@@ -42,6 +42,8 @@ pub struct Fold {
     pub bytes: u64,
     /// Segments that resent bytes already sent.
     pub retransmissions: u64,
+    /// Findings on the folded segments (their rows are not drawn).
+    pub findings: u64,
 }
 
 /// A ladder entry: a segment, or a run of folded segments.
@@ -70,20 +72,27 @@ struct Collector {
     highest: [Option<crate::seq::SeqNumber>; 2],
     /// Frames whose rows must be shown even inside the fold.
     keep: Vec<u64>,
+    /// Rows with warnings drawn inside the fold so far.
+    middle_rows: usize,
 }
 
+/// Rows with warnings drawn inside a fold; the rest are counted in it.
+const MIDDLE_WARNING_ROWS: usize = 10;
+
 impl Collector {
-    fn push_folded(&mut self, len: u32, retrans: bool) {
+    fn push_folded(&mut self, len: u32, retrans: bool, findings: usize) {
         if let Some(Entry::Folded(f)) = self.entries.last_mut() {
             f.segments += 1;
             f.bytes += len as u64;
             f.retransmissions += retrans as u64;
+            f.findings += findings as u64;
             return;
         }
         self.entries.push(Entry::Folded(Fold {
             segments: 1,
             bytes: len as u64,
             retransmissions: retrans as u64,
+            findings: findings as u64,
         }));
     }
 
@@ -132,11 +141,29 @@ impl Collector {
             .filter(|a| a.frame == frame.number)
             .cloned()
             .collect();
+        // Inside the fold, rows with findings stay visible, but only errors
+        // always: a lossy transfer's warnings would otherwise undo the fold.
+        let has_error = findings.iter().any(|f| f.severity == Severity::Error);
+        let has_warning = findings.iter().any(|f| f.severity == Severity::Warning);
+        let middle_row = has_warning && self.middle_rows < MIDDLE_WARNING_ROWS;
         let show = self.full
             || !self.handshake_done
             || self.teardown
-            || !findings.is_empty()
+            || has_error
+            || middle_row
             || self.keep.contains(&frame.number);
+        if show && self.handshake_done && !self.teardown && !self.full && !findings.is_empty() {
+            self.middle_rows += 1;
+        }
+        let retrans = retrans
+            || findings.iter().any(|f| {
+                matches!(
+                    f.kind,
+                    FindingKind::Retransmission
+                        | FindingKind::FastRetransmission
+                        | FindingKind::SpuriousRetransmission
+                )
+            });
         if show {
             self.entries.push(Entry::Segment(Box::new(Row {
                 frame: frame.number,
@@ -154,7 +181,8 @@ impl Collector {
                 findings,
             })));
         } else {
-            self.push_folded(seg.payload_len, retrans);
+            let n = findings.len();
+            self.push_folded(seg.payload_len, retrans, n);
         }
         // The handshake is shown in full: it ends with the first segment other
         // than a SYN after which both sides are synchronized (the third ACK).
@@ -226,6 +254,7 @@ pub fn ladders(
             teardown: false,
             highest: [None, None],
             keep: keep.to_vec(),
+            middle_rows: 0,
         })
         .collect();
     let mut by_key: FxHashMap<FlowKey, Vec<usize>> = FxHashMap::default();

@@ -55,6 +55,14 @@ fn fold_text(f: &Fold) -> String {
             if f.retransmissions == 1 { "" } else { "s" }
         );
     }
+    if f.findings > 0 {
+        let _ = write!(
+            s,
+            ", {} more finding{}",
+            thousands(f.findings),
+            if f.findings == 1 { "" } else { "s" }
+        );
+    }
     s.push_str(" …");
     s
 }
