@@ -5,6 +5,10 @@
 //! [`capture`] (files in, frames out) → [`decode`] (frames in, TCP segments out)
 //! → [`flow`] (segments grouped into connections) → [`judge`] (per-connection
 //! state machines, verdicts and [`findings`]) → [`report`] (table, JSON, CSV).
+//!
+//! [`analyze`] runs that pipeline over one file; [`check`] judges the result
+//! against a CI policy; [`ladder`] draws connections; `live` (feature `live`)
+//! feeds the pipeline from a network interface.
 
 pub mod analyze;
 pub mod capture;
