@@ -2,12 +2,10 @@
 //! verdicts, findings and counts stated in testdata/README.md.
 
 mod fixtures;
+mod support;
 
 use fixtures::testdata_path as testdata;
-
-use assert_cmd::Command;
-use serde_json::Value;
-use std::path::Path;
+use support::analyze_json;
 
 #[test]
 fn committed_captures_are_what_the_generator_writes() {
@@ -26,22 +24,6 @@ fn committed_captures_are_what_the_generator_writes() {
         stale.is_empty(),
         "testdata/ differs from the generator for {stale:?}; run `cargo run --example make-testdata`"
     );
-}
-
-fn analyze_json(path: &Path) -> (i32, Value, String) {
-    let out = Command::cargo_bin("tcpshake")
-        .unwrap()
-        .args(["analyze", "--format", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    let code = out.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (
-        code,
-        json,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -2,23 +2,18 @@
 //! the cap on remembered segments.
 
 mod fixtures;
+mod support;
 
 use fixtures::testdata_path as td;
 
-use assert_cmd::Command;
 use fixtures::build::*;
 use serde_json::Value;
 use std::path::Path;
 
 fn analyze(path: &Path) -> Value {
-    let out = Command::cargo_bin("tcpshake")
-        .unwrap()
-        .args(["analyze", "--format", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    let (code, json, stderr) = support::analyze_json(path);
+    assert_eq!(code, 0, "{stderr}");
+    json
 }
 
 #[test]

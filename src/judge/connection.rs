@@ -223,6 +223,20 @@ impl Serialize for WiresharkCounts {
     }
 }
 
+/// Indices into [`WS_ITEMS`], so counting an item costs no name lookup.
+mod ws {
+    pub const RETRANSMISSION: usize = 0;
+    pub const FLAGS: usize = 14;
+    pub const SYN: usize = 15;
+    pub const SYNACK: usize = 16;
+    pub const FIN: usize = 17;
+    pub const FIN_ACTIVE: usize = 18;
+    pub const FIN_PASSIVE: usize = 19;
+    pub const RST: usize = 20;
+    pub const ACK_NONZERO: usize = 21;
+    pub const REUSED_PORTS: usize = 22;
+}
+
 /// Data-transfer figures per direction.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TransferReport {
@@ -383,12 +397,12 @@ impl Connection {
         // The same SYN again after a refusal is a retry of that attempt, not a
         // reuse; Wireshark, whose conversation goes on, counts it a retransmission.
         if prev.client_isn == Some(seg.seq) {
-            self.ws_counts[0] += 1;
-            self.ws_counts[14] += 1;
+            self.ws_counts[ws::RETRANSMISSION] += 1;
+            self.ws_counts[ws::FLAGS] += 1;
             return;
         }
-        self.ws_counts[22] += 1;
-        self.ws_counts[14] += 1;
+        self.ws_counts[ws::REUSED_PORTS] += 1;
+        self.ws_counts[ws::FLAGS] += 1;
         let gap = ts.secs_since(prev.ended);
         self.push(Finding::new(
             K::PortReuse,
@@ -613,12 +627,13 @@ impl Connection {
                     self.c.base = Some(seg.seq);
                     self.c.last_syn_ts = Some(ts);
                     self.c.syn_data_len = seg.payload_len;
-                    self.c.tfo = seg.payload_len > 0
-                        || seg
-                            .options()
-                            .fast_open_cookie()
-                            .is_some_and(|c| !c.is_empty());
-                    self.c.wscale = seg.options().window_scale();
+                    let options = seg.options();
+                    let cookie_option = options.fast_open_cookie();
+                    // TCP Fast Open (RFC 7413) carries data in the SYN with a cookie:
+                    // that is the protocol working. Data without a cookie is unusual.
+                    let cookie = cookie_option.is_some_and(|c| !c.is_empty());
+                    self.c.tfo = seg.payload_len > 0 || cookie;
+                    self.c.wscale = options.window_scale();
                     self.c.sent_syn_segment = true;
                     self.c.state = State::SynSent;
                     self.c.synchronized = false;
@@ -626,12 +641,6 @@ impl Connection {
                     if self.s.state == State::Closed || self.s.state == State::Established {
                         self.s.state = State::Listen;
                     }
-                    // TCP Fast Open (RFC 7413) carries data in the SYN with a cookie:
-                    // that is the protocol working. Data without a cookie is unusual.
-                    let cookie = seg
-                        .options()
-                        .fast_open_cookie()
-                        .is_some_and(|c| !c.is_empty());
                     if seg.payload_len > 0 && !cookie {
                         self.push(Finding::new(
                             K::SynWithData,
@@ -640,8 +649,8 @@ impl Connection {
                             format!(
                                 "the SYN at frame {frame} carries {} bytes of data{}",
                                 seg.payload_len,
-                                if seg.options().fast_open_cookie().is_some() {
-                                    " (TCP Fast Open)"
+                                if cookie_option.is_some() {
+                                    " (with an empty TCP Fast Open cookie)"
                                 } else {
                                     ""
                                 }
@@ -1200,31 +1209,27 @@ impl Connection {
     fn count_wireshark_items(&mut self, seg: &TcpSegment<'_>, from: Side) {
         let f = seg.flags;
         let passive = self.peer(from.other()).fin_seq.is_some() && self.first_fin_by != Some(from);
-        let mut bump = |name: &str| {
-            if let Some(i) = WS_ITEMS.iter().position(|n| *n == name) {
-                self.ws_counts[i] += 1;
-            }
-        };
+        let c = &mut self.ws_counts;
         if f.syn() && !f.ack() {
-            bump("tcp.connection.syn");
+            c[ws::SYN] += 1;
         }
         if f.syn() && f.ack() {
-            bump("tcp.connection.synack");
+            c[ws::SYNACK] += 1;
         }
         if f.rst() {
-            bump("tcp.connection.rst");
+            c[ws::RST] += 1;
         }
         if !f.ack() && seg.ack.0 != 0 {
-            bump("tcp.ack.nonzero");
+            c[ws::ACK_NONZERO] += 1;
         }
         if f.fin() {
-            bump("tcp.connection.fin");
+            c[ws::FIN] += 1;
             // Active unless the other side already sent a FIN (Wireshark's closing initiator).
-            if passive {
-                bump("tcp.connection.fin_passive");
+            c[if passive {
+                ws::FIN_PASSIVE
             } else {
-                bump("tcp.connection.fin_active");
-            }
+                ws::FIN_ACTIVE
+            }] += 1;
         }
     }
 
@@ -1261,7 +1266,7 @@ impl Connection {
             }
         }
         if any {
-            self.ws_counts[14] += 1;
+            self.ws_counts[ws::FLAGS] += 1;
         }
         let fl = o.flags;
         if self.findings.len() >= MAX_FINDINGS {
@@ -1629,5 +1634,28 @@ impl Connection {
 impl fmt::Display for Side {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WS_ITEMS, ws};
+
+    #[test]
+    fn wireshark_indices_name_their_items() {
+        for (i, name) in [
+            (ws::RETRANSMISSION, "tcp.analysis.retransmission"),
+            (ws::FLAGS, "tcp.analysis.flags"),
+            (ws::SYN, "tcp.connection.syn"),
+            (ws::SYNACK, "tcp.connection.synack"),
+            (ws::FIN, "tcp.connection.fin"),
+            (ws::FIN_ACTIVE, "tcp.connection.fin_active"),
+            (ws::FIN_PASSIVE, "tcp.connection.fin_passive"),
+            (ws::RST, "tcp.connection.rst"),
+            (ws::ACK_NONZERO, "tcp.ack.nonzero"),
+            (ws::REUSED_PORTS, "tcp.analysis.reused_ports"),
+        ] {
+            assert_eq!(WS_ITEMS[i], name);
+        }
     }
 }
