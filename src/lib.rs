@@ -19,6 +19,7 @@ pub mod findings;
 pub mod flow;
 pub mod judge;
 pub mod ladder;
+pub mod model;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod report;

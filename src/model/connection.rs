@@ -1,0 +1,1 @@
+//! What the judge says of one connection.

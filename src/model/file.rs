@@ -1,0 +1,1 @@
+//! What tcpshake says of one capture file.

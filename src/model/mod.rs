@@ -1,0 +1,6 @@
+//! The report model: plain data that the judge produces and that `report`,
+//! `check` and `ladder` consume. A leaf module: it imports nothing further down
+//! the pipeline than itself, so every consumer can depend on it.
+
+pub mod connection;
+pub mod file;
