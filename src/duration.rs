@@ -1,4 +1,30 @@
-//! Durations on the command line and in policy files: `200ms`, `1.5s`, `5m`, `2h`, `30us`.
+//! Durations on the command line and in policy files (`200ms`, `1.5s`, `5m`,
+//! `2h`, `30us`), and durations as reports print them.
+
+use std::fmt;
+
+/// Seconds, printed as a person reads them: `1.250 s`, `12.0 ms`, `80 µs`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HumanDuration(pub f64);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0;
+        let a = secs.abs();
+        if a >= 1.0 {
+            write!(f, "{secs:.3} s")
+        } else if a >= 1e-3 {
+            write!(f, "{:.1} ms", secs * 1e3)
+        } else {
+            write!(f, "{:.0} µs", secs * 1e6)
+        }
+    }
+}
+
+/// [`HumanDuration`] as a string.
+pub fn human_duration(secs: f64) -> String {
+    HumanDuration(secs).to_string()
+}
 
 /// Parses a duration into nanoseconds. A bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {

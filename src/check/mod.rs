@@ -7,7 +7,8 @@ pub use junit::write_junit;
 pub use policy::{CountRange, FailOn, Policy, PolicyError, Violation, handshake_time};
 
 use crate::analyze::analyze_path;
-use crate::judge::{Config, Endpoint};
+use crate::flow::Endpoint;
+use crate::judge::Config;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -3,7 +3,7 @@
 use crate::decode::IpAddress;
 use crate::duration::parse_duration;
 use crate::findings::{FindingKind, Severity};
-use crate::judge::{Close, ConnectionReport, Handshake};
+use crate::model::connection::{Close, ConnectionReport, Handshake};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -277,7 +277,7 @@ impl Policy {
                     severity: Some(f.severity),
                     expected: f.expected.as_ref().map(value_text),
                     actual: f.actual.as_ref().map(value_text),
-                    message: f.message.clone(),
+                    message: f.message().to_string(),
                 });
             }
         }
@@ -362,10 +362,7 @@ pub fn handshake_time(c: &ConnectionReport) -> Option<f64> {
 }
 
 fn value_text(v: &crate::findings::Value) -> String {
-    match v {
-        crate::findings::Value::Seq(n) => n.to_string(),
-        crate::findings::Value::Text(t) => t.clone(),
-    }
+    v.to_string()
 }
 
 /// One reason a connection (or capture) fails the policy.

@@ -2,9 +2,14 @@
 //! one connection ends and the next begins, and keeps memory bounded by the
 //! connections that are live, never by the size of the input.
 
+mod endpoint;
+mod tracker;
+
+pub use endpoint::Endpoint;
+pub use tracker::{Limits, PreviousUse, Settings, Tracker};
+
 use crate::capture::Timestamp;
 use crate::decode::{IpAddress, TcpSegment};
-use crate::judge::{Config, Connection, Endpoint, PreviousUse};
 use rustc_hash::FxHashMap;
 
 /// A connection's 4-tuple, the same in both directions.
@@ -82,19 +87,17 @@ pub fn roles(seg: &TcpSegment<'_>) -> (Endpoint, Endpoint) {
 }
 
 /// Does `seg` start a new connection instead of joining `conn`?
-fn ends_before(config: &Config, conn: &Connection, seg: &TcpSegment<'_>, ts: Timestamp) -> bool {
+fn ends_before<C: Tracker>(config: &Limits, conn: &C, seg: &TcpSegment<'_>, ts: Timestamp) -> bool {
     let f = seg.flags;
     let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
     if pure_syn && conn.closed_for_reuse() {
         return true;
     }
-    let idle = ts.nanos_since(conn.last_ts);
+    let idle = ts.nanos_since(conn.last_ts());
     if conn.close_complete() && idle > config.close_timeout {
         return true;
     }
-    let same_syn = pure_syn
-        && conn.side_of(seg) == crate::findings::Side::Client
-        && conn.client_isn() == Some(seg.seq);
+    let same_syn = pure_syn && conn.from_client(seg) && conn.client_isn() == Some(seg.seq);
     if same_syn && conn.unanswered_attempt() {
         // A SYN retransmission joins its attempt however late it comes.
         return false;
@@ -112,11 +115,13 @@ fn ends_before(config: &Config, conn: &Connection, seg: &TcpSegment<'_>, ts: Tim
 }
 
 /// Live connections plus a short memory of recently closed 4-tuples (for
-/// port-reuse and TIME-WAIT findings), both bounded.
-pub struct FlowTable {
-    config: Config,
+/// port-reuse and TIME-WAIT findings), both bounded. Generic over the
+/// connection state it keeps (`S::Conn`), which a later stage defines.
+pub struct FlowTable<S: Settings> {
+    settings: S,
+    config: Limits,
     /// Boxed so the table's buckets stay small and hot; one allocation per connection.
-    live: FxHashMap<FlowKey, Box<Connection>>,
+    live: FxHashMap<FlowKey, Box<S::Conn>>,
     recent: FxHashMap<FlowKey, PreviousUse>,
     next_id: u64,
     last_sweep: Option<Timestamp>,
@@ -127,11 +132,12 @@ pub struct FlowTable {
 
 const SWEEP_EVERY: i64 = 1_000_000_000;
 
-impl FlowTable {
+impl<S: Settings> FlowTable<S> {
     /// `first_id` numbers the first connection (ids are unique across files).
-    pub fn new(config: Config, first_id: u64) -> FlowTable {
+    pub fn new(settings: S, first_id: u64) -> FlowTable<S> {
         FlowTable {
-            config,
+            config: settings.limits(),
+            settings,
             live: FxHashMap::default(),
             recent: FxHashMap::default(),
             next_id: first_id,
@@ -155,14 +161,14 @@ impl FlowTable {
         frame: u64,
         ts: Timestamp,
         seg: &TcpSegment<'_>,
-        emit: &mut dyn FnMut(Box<Connection>),
+        emit: &mut dyn FnMut(Box<S::Conn>),
     ) {
         self.maybe_sweep(ts, emit);
         let key = FlowKey::of(seg);
         // One hash lookup on the common path: the segment joins its connection.
         let mut previous = None;
         if let Some(conn) = self.live.get_mut(&key) {
-            if !ends_before(&self.config, conn, seg, ts) {
+            if !ends_before(&self.config, conn.as_ref(), seg, ts) {
                 conn.process(frame, ts, seg);
                 return;
             }
@@ -179,7 +185,7 @@ impl FlowTable {
         let (client, server) = roles(seg);
         let id = self.next_id;
         self.next_id += 1;
-        let mut conn = Box::new(Connection::new(
+        let mut conn = Box::new(S::Conn::open(
             id,
             frame,
             ts,
@@ -187,13 +193,13 @@ impl FlowTable {
             client,
             server,
             previous,
-            &self.config,
+            &self.settings,
         ));
         conn.process(frame, ts, seg);
         self.live.insert(key, conn);
     }
 
-    fn remember(&mut self, key: FlowKey, conn: &Connection) {
+    fn remember(&mut self, key: FlowKey, conn: &S::Conn) {
         if conn.closed_for_reuse() || conn.client_isn().is_some() {
             self.recent.insert(key, conn.previous_use());
         }
@@ -201,11 +207,11 @@ impl FlowTable {
 
     /// Ends connections whose timeouts passed by `now`, even when no segment
     /// arrives (live capture on a quiet interface).
-    pub fn expire(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<Connection>)) {
+    pub fn expire(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<S::Conn>)) {
         self.maybe_sweep(now, emit);
     }
 
-    fn maybe_sweep(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<Connection>)) {
+    fn maybe_sweep(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<S::Conn>)) {
         match self.last_sweep {
             None => {
                 self.last_sweep = Some(now);
@@ -221,9 +227,9 @@ impl FlowTable {
         let (close_to, idle_to) = (self.config.close_timeout, self.config.idle_timeout);
         self.scratch.clear();
         for (k, c) in &self.live {
-            let idle = now.nanos_since(c.last_ts);
+            let idle = now.nanos_since(c.last_ts());
             if (c.close_complete() && idle > close_to) || idle > idle_to {
-                self.scratch.push((c.last_ts, c.id, *k));
+                self.scratch.push((c.last_ts(), c.id(), *k));
             }
         }
         self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
@@ -238,10 +244,10 @@ impl FlowTable {
     }
 
     /// Ends the longest-idle sixteenth of the table.
-    fn evict(&mut self, emit: &mut dyn FnMut(Box<Connection>)) {
+    fn evict(&mut self, emit: &mut dyn FnMut(Box<S::Conn>)) {
         self.scratch.clear();
         self.scratch
-            .extend(self.live.iter().map(|(k, c)| (c.last_ts, c.id, *k)));
+            .extend(self.live.iter().map(|(k, c)| (c.last_ts(), c.id(), *k)));
         let n = (self.scratch.len() / 16).max(1);
         if n < self.scratch.len() {
             self.scratch
@@ -252,7 +258,7 @@ impl FlowTable {
         let victims = std::mem::take(&mut self.scratch);
         for &(_, _, k) in &victims {
             if let Some(mut c) = self.live.remove(&k) {
-                c.evicted = true;
+                c.mark_evicted();
                 self.evicted += 1;
                 emit(c);
             }
@@ -261,9 +267,9 @@ impl FlowTable {
     }
 
     /// End of input: every live connection ends, in order of id.
-    pub fn finish_all(&mut self, emit: &mut dyn FnMut(Box<Connection>)) {
-        let mut all: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
-        all.sort_unstable_by_key(|c| c.id);
+    pub fn finish_all(&mut self, emit: &mut dyn FnMut(Box<S::Conn>)) {
+        let mut all: Vec<Box<S::Conn>> = self.live.drain().map(|(_, c)| c).collect();
+        all.sort_unstable_by_key(|c| c.id());
         for c in all {
             emit(c);
         }

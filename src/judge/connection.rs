@@ -1,87 +1,64 @@
 use super::completeness;
 use super::state::State;
-use super::transfer::{DirectionStats, Flags, Outcome, Transfer};
-use super::verdict::{Close, ClosedBy, Handshake};
+use super::transfer::{Outcome, Transfer};
 use super::zeek::ZeekConn;
 use crate::capture::Timestamp;
-use crate::decode::{IpAddress, TcpFlags, TcpSegment};
-use crate::findings::{Finding, FindingKind as K, Side, Value};
+use crate::decode::{TcpFlags, TcpSegment};
+use crate::findings::{
+    Detail as D, Finding, FindingKind as K, FirstSent, Side, Value, WS_ITEMS, WsItem,
+};
+use crate::flow::{Endpoint, PreviousUse, Tracker};
+use crate::model::connection::{
+    ConnectionReport, HandshakeRtt, Isns, PerSide, TransferReport, WiresharkCounts,
+};
 use crate::seq::SeqNumber;
-use serde::{Serialize, Serializer};
-use std::fmt;
-
-/// One end of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Endpoint {
-    pub addr: IpAddress,
-    pub port: u16,
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.addr.is_v6() {
-            write!(f, "[{}]:{}", self.addr, self.port)
-        } else {
-            write!(f, "{}:{}", self.addr, self.port)
-        }
-    }
-}
-
-impl Serialize for Endpoint {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// A finding to be worded: kind, message, expected and actual values.
-type Note = (K, String, Option<(Value, Value)>);
 
 /// Most findings kept per connection; the rest are counted.
 const MAX_FINDINGS: usize = 256;
 
 /// What one endpoint has shown of itself.
 #[derive(Debug, Clone)]
-struct Peer {
-    isn: Option<SeqNumber>,
+pub(super) struct Peer {
+    pub(super) isn: Option<SeqNumber>,
     /// An ISN this side used before it changed it (SYN or SYN-ACK sent again with another).
-    old_isn: Option<SeqNumber>,
+    pub(super) old_isn: Option<SeqNumber>,
     /// Base for relative numbers (ISN, or first seq − 1, or the peer's ack − 1).
-    base: Option<SeqNumber>,
-    last_syn_ts: Option<Timestamp>,
-    syn_data_len: u32,
+    pub(super) base: Option<SeqNumber>,
+    pub(super) last_syn_ts: Option<Timestamp>,
+    pub(super) syn_data_len: u32,
     /// The SYN offered TCP Fast Open (cookie or data).
-    tfo: bool,
-    wscale: Option<u8>,
-    sent_syn_segment: bool,
-    next_seq: Option<SeqNumber>,
-    max_ack: Option<SeqNumber>,
+    pub(super) tfo: bool,
+    pub(super) wscale: Option<u8>,
+    pub(super) sent_syn_segment: bool,
+    pub(super) next_seq: Option<SeqNumber>,
+    pub(super) max_ack: Option<SeqNumber>,
     /// Receive window as last advertised, scaled when the scale is known.
-    window: u32,
-    window_known: bool,
-    fin_seq: Option<SeqNumber>,
-    fin_frame: u64,
-    fin_ts: Option<Timestamp>,
+    pub(super) window: u32,
+    pub(super) window_known: bool,
+    pub(super) fin_seq: Option<SeqNumber>,
+    pub(super) fin_frame: u64,
+    pub(super) fin_ts: Option<Timestamp>,
     /// The FIN was sent more than once.
-    fin_resent: bool,
+    pub(super) fin_resent: bool,
     /// The ack field carried by this side's first FIN.
-    fin_ack: Option<SeqNumber>,
-    fin_acked_frame: Option<u64>,
+    pub(super) fin_ack: Option<SeqNumber>,
+    pub(super) fin_acked_frame: Option<u64>,
     /// This side acknowledged the peer's FIN before sending its own.
-    acked_peer_fin: bool,
+    pub(super) acked_peer_fin: bool,
     /// Frame of a pure ACK that acknowledged the peer's FIN sequence number itself (not +1).
-    acked_fin_seq_frame: Option<u64>,
-    rst_frame: Option<u64>,
-    state: State,
+    pub(super) acked_fin_seq_frame: Option<u64>,
+    pub(super) rst_frame: Option<u64>,
+    pub(super) state: State,
     /// RFC 9293 §3.10.7: once synchronized, every segment but RST carries ACK.
-    synchronized: bool,
-    packets: u64,
-    payload_bytes: u64,
-    reported_ack_nonzero: bool,
-    last_ts: Option<Timestamp>,
+    pub(super) synchronized: bool,
+    pub(super) packets: u64,
+    pub(super) payload_bytes: u64,
+    pub(super) reported_ack_nonzero: bool,
+    pub(super) last_ts: Option<Timestamp>,
 }
 
 impl Peer {
-    fn new() -> Peer {
+    pub(super) fn new() -> Peer {
         Peer {
             isn: None,
             old_isn: None,
@@ -114,16 +91,6 @@ impl Peer {
     }
 }
 
-/// What the previous connection on the same 4-tuple left behind.
-#[derive(Debug, Clone, Copy)]
-pub struct PreviousUse {
-    pub ended: Timestamp,
-    /// It ended with a FIN exchange: somebody is in TIME-WAIT until 2·MSL.
-    pub fin_closed: bool,
-    pub client_isn: Option<SeqNumber>,
-    pub last_frame: u64,
-}
-
 /// A connection being followed.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -134,173 +101,33 @@ pub struct Connection {
     pub last_frame: u64,
     pub start: Timestamp,
     pub last_ts: Timestamp,
-    c: Peer,
-    s: Peer,
-    simultaneous_open: bool,
-    synack_frame: Option<u64>,
-    synack_ts: Option<Timestamp>,
-    synack_ok: bool,
+    pub(super) c: Peer,
+    pub(super) s: Peer,
+    pub(super) simultaneous_open: bool,
+    pub(super) synack_frame: Option<u64>,
+    pub(super) synack_ts: Option<Timestamp>,
+    pub(super) synack_ok: bool,
     /// A SYN-ACK seen before any SYN: its ack is checked when the SYN shows up.
-    pending_synack_ack: Option<(u64, SeqNumber)>,
-    third_ack_checked: bool,
-    final_ack: Option<u64>,
-    rtt_syn_synack: Option<f64>,
-    rtt_synack_ack: Option<f64>,
-    simultaneous_close: bool,
-    first_fin_by: Option<Side>,
-    reset_by: Option<Side>,
+    pub(super) pending_synack_ack: Option<(u64, SeqNumber)>,
+    pub(super) third_ack_checked: bool,
+    pub(super) final_ack: Option<u64>,
+    pub(super) rtt_syn_synack: Option<f64>,
+    pub(super) rtt_synack_ack: Option<f64>,
+    pub(super) simultaneous_close: bool,
+    pub(super) first_fin_by: Option<Side>,
+    pub(super) reset_by: Option<Side>,
     /// Both FINs had been acknowledged when the RST came.
-    reset_after_close: bool,
-    client_sent_after_synack: bool,
-    pending_early_server_data: Option<Finding>,
-    zeek: ZeekConn,
-    completeness: u8,
-    transfer: Transfer,
+    pub(super) reset_after_close: bool,
+    pub(super) client_sent_after_synack: bool,
+    pub(super) pending_early_server_data: Option<Finding>,
+    pub(super) zeek: ZeekConn,
+    pub(super) completeness: u8,
+    pub(super) transfer: Transfer,
     /// Wireshark's per-frame items, counted as tshark counts them.
-    ws_counts: [u32; WS_ITEMS.len()],
-    findings: Vec<Finding>,
-    suppressed_findings: u64,
+    pub(super) ws_counts: [u32; WS_ITEMS.len()],
+    pub(super) findings: Vec<Finding>,
+    pub(super) suppressed_findings: u64,
     pub evicted: bool,
-}
-
-/// Wireshark's expert items and connection items, by display-filter name.
-pub const WS_ITEMS: [&str; 23] = [
-    "tcp.analysis.retransmission",
-    "tcp.analysis.fast_retransmission",
-    "tcp.analysis.spurious_retransmission",
-    "tcp.analysis.out_of_order",
-    "tcp.analysis.lost_segment",
-    "tcp.analysis.ack_lost_segment",
-    "tcp.analysis.duplicate_ack",
-    "tcp.analysis.zero_window",
-    "tcp.analysis.zero_window_probe",
-    "tcp.analysis.zero_window_probe_ack",
-    "tcp.analysis.window_full",
-    "tcp.analysis.window_update",
-    "tcp.analysis.keep_alive",
-    "tcp.analysis.keep_alive_ack",
-    "tcp.analysis.flags",
-    "tcp.connection.syn",
-    "tcp.connection.synack",
-    "tcp.connection.fin",
-    "tcp.connection.fin_active",
-    "tcp.connection.fin_passive",
-    "tcp.connection.rst",
-    "tcp.ack.nonzero",
-    "tcp.analysis.reused_ports",
-];
-
-/// Counts of Wireshark's items, serialized as a map of the non-zero ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WiresharkCounts(pub [u32; WS_ITEMS.len()]);
-
-impl WiresharkCounts {
-    /// The non-zero counts, by display-filter name.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
-        WS_ITEMS
-            .iter()
-            .zip(self.0.iter())
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| (*k, *n))
-    }
-
-    pub fn get(&self, name: &str) -> u32 {
-        WS_ITEMS
-            .iter()
-            .position(|n| *n == name)
-            .map_or(0, |i| self.0[i])
-    }
-}
-
-impl Serialize for WiresharkCounts {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        for (k, v) in self.iter() {
-            m.serialize_entry(k, &v)?;
-        }
-        m.end()
-    }
-}
-
-/// Indices into [`WS_ITEMS`], so counting an item costs no name lookup.
-mod ws {
-    pub const RETRANSMISSION: usize = 0;
-    pub const FLAGS: usize = 14;
-    pub const SYN: usize = 15;
-    pub const SYNACK: usize = 16;
-    pub const FIN: usize = 17;
-    pub const FIN_ACTIVE: usize = 18;
-    pub const FIN_PASSIVE: usize = 19;
-    pub const RST: usize = 20;
-    pub const ACK_NONZERO: usize = 21;
-    pub const REUSED_PORTS: usize = 22;
-}
-
-/// Data-transfer figures per direction.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct TransferReport {
-    pub client: DirectionStats,
-    pub server: DirectionStats,
-}
-
-/// Per-direction numbers in reports.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct PerSide {
-    pub client: u64,
-    pub server: u64,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Isns {
-    pub client: Option<u32>,
-    pub server: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct HandshakeRtt {
-    pub syn_to_synack: Option<f64>,
-    pub synack_to_ack: Option<f64>,
-}
-
-/// The verdict on a finished connection: what reports print.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConnectionReport {
-    pub id: u64,
-    pub file: std::sync::Arc<str>,
-    pub client: Endpoint,
-    pub server: Endpoint,
-    pub first_frame: u64,
-    pub last_frame: u64,
-    pub start: Timestamp,
-    pub duration: f64,
-    pub handshake: Handshake,
-    pub close: Close,
-    pub closed_by: Option<ClosedBy>,
-    pub client_state: State,
-    pub server_state: State,
-    pub conn_state: &'static str,
-    pub history: String,
-    pub completeness: u8,
-    pub packets: PerSide,
-    pub payload_bytes: PerSide,
-    pub handshake_rtt: HandshakeRtt,
-    /// Each side's initial sequence number (raw), when its SYN was seen.
-    pub isn: Isns,
-    pub transfer: TransferReport,
-    /// Wireshark's `tcp.analysis.*` and `tcp.connection.*` items: frames carrying each.
-    pub tcp_analysis: WiresharkCounts,
-    pub anomalies: Vec<Finding>,
-    /// Findings beyond the per-connection cap, counted but not listed.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub anomalies_suppressed: u64,
-    /// The table was full and this connection was ended early (`--max-connections`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub evicted: bool,
-}
-
-fn is_zero(v: &u64) -> bool {
-    *v == 0
 }
 
 /// Invalid flag combinations (RFC 9293 §3.1; the "xmas" and "null" probes).
@@ -397,32 +224,31 @@ impl Connection {
         // The same SYN again after a refusal is a retry of that attempt, not a
         // reuse; Wireshark, whose conversation goes on, counts it a retransmission.
         if prev.client_isn == Some(seg.seq) {
-            self.ws_counts[ws::RETRANSMISSION] += 1;
-            self.ws_counts[ws::FLAGS] += 1;
+            self.count(WsItem::Retransmission);
+            self.count(WsItem::Flags);
             return;
         }
-        self.ws_counts[ws::REUSED_PORTS] += 1;
-        self.ws_counts[ws::FLAGS] += 1;
+        self.count(WsItem::ReusedPorts);
+        self.count(WsItem::Flags);
         let gap = ts.secs_since(prev.ended);
         self.push(Finding::new(
-            K::PortReuse,
             frame,
             Side::Client,
-            format!(
-                "new connection on {} → {}, which connection ending at frame {} used {:.3} s earlier",
-                self.client, self.server, prev.last_frame, gap
-            ),
+            D::PortReuse {
+                client: self.client,
+                server: self.server,
+                last_frame: prev.last_frame,
+                gap,
+            },
         ));
         if prev.fin_closed && ts.nanos_since(prev.ended) < config.two_msl {
             self.push(Finding::new(
-                K::TimeWaitReuse,
                 frame,
                 Side::Client,
-                format!(
-                    "new SYN {:.3} s after the previous connection closed with FINs, within 2·MSL ({} s): the side that closed first may still be in TIME-WAIT",
+                D::TimeWaitReuse {
                     gap,
-                    config.two_msl / 1_000_000_000
-                ),
+                    two_msl_secs: config.two_msl / 1_000_000_000,
+                },
             ));
         }
     }
@@ -527,16 +353,8 @@ impl Connection {
 
         if let Some(what) = invalid_combination(f) {
             self.push(
-                Finding::new(
-                    K::InvalidFlags,
-                    frame,
-                    from,
-                    format!("{from} sent a segment with {what} [{f}] at frame {frame}"),
-                )
-                .values(
-                    Value::Text("a valid flag combination".into()),
-                    Value::Text(f.to_string()),
-                ),
+                Finding::new(frame, from, D::InvalidFlags { what, flags: f })
+                    .values(Value::Text("a valid flag combination"), Value::Flags(f)),
             );
             // Such a segment says nothing trustworthy about the connection's state.
             return;
@@ -544,22 +362,19 @@ impl Connection {
         if !f.ack() && seg.ack.0 != 0 && !self.peer(from).reported_ack_nonzero {
             self.peer_mut(from).reported_ack_nonzero = true;
             self.push(Finding::new(
-                K::AckNonzeroWithoutAckFlag,
                 frame,
                 from,
-                format!(
-                    "{from} sent [{f}] with acknowledgment field {} while the ACK flag is clear, at frame {frame}",
-                    seg.ack
-                ),
+                D::AckNonzeroWithoutAckFlag {
+                    flags: f,
+                    ack_raw: seg.ack.0,
+                },
             ));
         }
         if !f.ack() && !f.rst() && !f.syn() && self.peer(from).synchronized {
-            self.push(Finding::new(
-                K::MissingAckFlag,
-                frame,
-                from,
-                format!("expected the ACK flag on every segment after synchronization, saw [{f}] from the {from} at frame {frame}"),
-            ).values(Value::Text("ACK".into()), Value::Text(f.to_string())));
+            self.push(
+                Finding::new(frame, from, D::MissingAckFlag { flags: f })
+                    .values(Value::Text("ACK"), Value::Flags(f)),
+            );
         }
 
         if f.syn() {
@@ -577,7 +392,7 @@ impl Connection {
         let outcome = self
             .transfer
             .segment((from == Side::Server) as usize, frame, ts, seg);
-        if outcome.flags.0 != 0 {
+        if !outcome.flags.is_empty() {
             self.transfer_findings(frame, ts, seg, from, &outcome);
         }
         if f.rst() {
@@ -643,18 +458,12 @@ impl Connection {
                     }
                     if seg.payload_len > 0 && !cookie {
                         self.push(Finding::new(
-                            K::SynWithData,
                             frame,
                             from,
-                            format!(
-                                "the SYN at frame {frame} carries {} bytes of data{}",
-                                seg.payload_len,
-                                if cookie_option.is_some() {
-                                    " (with an empty TCP Fast Open cookie)"
-                                } else {
-                                    ""
-                                }
-                            ),
+                            D::SynWithData {
+                                bytes: seg.payload_len,
+                                empty_cookie: cookie_option.is_some(),
+                            },
                         ));
                     }
                     if let Some((sa_frame, ack)) = self.pending_synack_ack.take() {
@@ -663,42 +472,36 @@ impl Connection {
                 }
                 Some(isn) if isn == seg.seq => {
                     if established {
-                        self.push(Finding::new(
-                            K::UnexpectedSyn,
-                            frame,
-                            from,
-                            format!("a SYN with the connection's own ISN arrived inside the established connection at frame {frame}"),
-                        ));
+                        self.push(Finding::new(frame, from, D::UnexpectedSynSameIsn));
                         accepted = false;
                     } else {
                         self.c.last_syn_ts = Some(ts);
                         self.push(Finding::new(
-                            K::SynRetransmission,
                             frame,
                             from,
-                            format!(
-                                "the client sent its SYN again (same ISN {}) at frame {frame}",
-                                isn
-                            ),
+                            D::SynRetransmission { isn: isn.0 },
                         ));
                     }
                 }
                 Some(isn) => {
                     if established {
-                        self.push(Finding::new(
-                            K::UnexpectedSyn,
-                            frame,
-                            from,
-                            format!("a SYN with a new ISN {} arrived inside the established connection at frame {frame}", seg.seq),
-                        ).values(Value::Seq(isn.0), Value::Seq(seg.seq.0)));
+                        self.push(
+                            Finding::new(frame, from, D::UnexpectedSynNewIsn { isn: seg.seq.0 })
+                                .values(Value::Seq(isn.0), Value::Seq(seg.seq.0)),
+                        );
                         accepted = false;
                     } else {
-                        self.push(Finding::new(
-                            K::SynIsnChanged,
-                            frame,
-                            from,
-                            format!("expected the SYN to be resent with ISN {isn}, saw ISN {} at frame {frame}", seg.seq),
-                        ).values(Value::Seq(isn.0), Value::Seq(seg.seq.0)));
+                        self.push(
+                            Finding::new(
+                                frame,
+                                from,
+                                D::SynIsnChanged {
+                                    isn: isn.0,
+                                    saw: seg.seq.0,
+                                },
+                            )
+                            .values(Value::Seq(isn.0), Value::Seq(seg.seq.0)),
+                        );
                         self.c.old_isn = Some(isn);
                         self.c.isn = Some(seg.seq);
                         self.c.base = Some(seg.seq);
@@ -719,21 +522,12 @@ impl Connection {
                     self.c.state = State::SynReceived;
                     self.s.state = State::SynReceived;
                 } else if self.s.isn == Some(seg.seq) && !established {
-                    self.push(Finding::new(
-                        K::SynRetransmission,
-                        frame,
-                        from,
-                        format!("the server sent its SYN again at frame {frame}"),
-                    ));
+                    self.push(Finding::new(frame, from, D::ServerSynRetransmission));
                 } else {
                     self.push(Finding::new(
-                        K::UnexpectedSyn,
                         frame,
                         from,
-                        format!(
-                            "the server sent a SYN (ISN {}) inside the connection at frame {frame}",
-                            seg.seq
-                        ),
+                        D::UnexpectedServerSyn { isn: seg.seq.0 },
                     ));
                     accepted = false;
                 }
@@ -749,34 +543,35 @@ impl Connection {
                 if let Some(sisn) = self.s.isn
                     && seg.ack != sisn + 1
                 {
-                    self.push(Finding::new(
-                            K::SynackWrongAck,
+                    self.push(
+                        Finding::new(
                             frame,
                             from,
-                            format!("expected the SYN-ACK to acknowledge 1 (server ISN+1, raw {}), saw {} (raw {}) at frame {frame}",
-                                sisn + 1, seg.ack.relative_to(sisn), seg.ack),
-                        ).values(Value::Seq((sisn + 1).0), Value::Seq(seg.ack.0)));
+                            D::SimultaneousSynackWrongAck {
+                                expected_raw: (sisn + 1).0,
+                                saw: seg.ack.relative_to(sisn),
+                                saw_raw: seg.ack.0,
+                            },
+                        )
+                        .values(Value::Seq((sisn + 1).0), Value::Seq(seg.ack.0)),
+                    );
                 }
             } else if self.c.isn.is_some() {
-                self.push(Finding::new(
-                    K::SynackWrongDirection,
-                    frame,
-                    from,
-                    format!("the client, which sent the SYN, sent a SYN-ACK at frame {frame}; the SYN-ACK must come from the server"),
-                ).values(Value::Text("SYN-ACK from the server".into()), Value::Text("SYN-ACK from the client".into())));
+                self.push(Finding::new(frame, from, D::SynackWrongDirection).values(
+                    Value::Text("SYN-ACK from the server"),
+                    Value::Text("SYN-ACK from the client"),
+                ));
                 return false;
             }
             return true;
         }
         if seg.payload_len > 0 {
             self.push(Finding::new(
-                K::SynWithData,
                 frame,
                 from,
-                format!(
-                    "the SYN-ACK at frame {frame} carries {} bytes of data",
-                    seg.payload_len
-                ),
+                D::SynackWithData {
+                    bytes: seg.payload_len,
+                },
             ));
         }
         match self.s.isn {
@@ -792,24 +587,24 @@ impl Connection {
             }
             Some(isn) if isn == seg.seq => {
                 self.synack_ts = Some(ts);
-                self.push(Finding::new(
-                    K::SynackRetransmission,
-                    frame,
-                    from,
-                    format!("the server sent its SYN-ACK again (same ISN) at frame {frame}"),
-                ));
+                self.push(Finding::new(frame, from, D::SynackRetransmission));
                 if !self.synack_ok && self.c.isn.is_some() && self.synack_ack_ok(seg.ack) {
                     self.synack_ok = true;
                     self.client_receives_synack();
                 }
             }
             Some(isn) => {
-                self.push(Finding::new(
-                    K::SynackIsnChanged,
-                    frame,
-                    from,
-                    format!("expected the SYN-ACK to be resent with ISN {isn}, saw ISN {} at frame {frame}", seg.seq),
-                ).values(Value::Seq(isn.0), Value::Seq(seg.seq.0)));
+                self.push(
+                    Finding::new(
+                        frame,
+                        from,
+                        D::SynackIsnChanged {
+                            isn: isn.0,
+                            saw: seg.seq.0,
+                        },
+                    )
+                    .values(Value::Seq(isn.0), Value::Seq(seg.seq.0)),
+                );
                 self.s.old_isn = Some(isn);
                 self.s.isn = Some(seg.seq);
                 self.s.base = Some(seg.seq);
@@ -867,26 +662,19 @@ impl Connection {
             return;
         }
         let isn = self.c.isn.unwrap_or_default();
-        let tfo = if self.c.syn_data_len > 0 {
-            format!(
-                " or {} with the SYN's {} data bytes",
-                1 + self.c.syn_data_len,
-                self.c.syn_data_len
+        self.push(
+            Finding::new(
+                frame,
+                Side::Server,
+                D::SynackWrongAck {
+                    expected_raw: (isn + 1).0,
+                    syn_data: self.c.syn_data_len,
+                    saw: ack.relative_to(isn) as i32,
+                    saw_raw: ack.0,
+                },
             )
-        } else {
-            String::new()
-        };
-        self.push(Finding::new(
-            K::SynackWrongAck,
-            frame,
-            Side::Server,
-            format!(
-                "expected the SYN-ACK to acknowledge 1 (client ISN+1, raw {}){tfo}, saw ack {} (raw {}) at frame {frame}",
-                isn + 1,
-                ack.relative_to(isn) as i32,
-                ack
-            ),
-        ).values(Value::Seq((isn + 1).0), Value::Seq(ack.0)));
+            .values(Value::Seq((isn + 1).0), Value::Seq(ack.0)),
+        );
     }
 
     fn client_receives_synack(&mut self) {
@@ -906,26 +694,21 @@ impl Connection {
         let to = from.other();
         let receiver = self.peer(to);
         let sender = self.peer(from);
-        let mut acceptable = true;
-        let mut why = String::new();
+        let mut why = None;
         if to == Side::Client && self.c.state == State::SynSent && self.s.isn.is_none() {
             // RFC 9293 §3.10.7.3: in SYN-SENT a RST counts only if it acknowledges the SYN.
             let isn = self.c.isn.unwrap_or_default();
             let ok =
                 seg.flags.ack() && (seg.ack == isn + 1 || seg.ack == isn + 1 + self.c.syn_data_len);
             if !ok {
-                acceptable = false;
-                why = if seg.flags.ack() {
-                    format!(
-                        "expected a RST answering the SYN to acknowledge 1 (ISN+1, raw {}), saw ack {} at frame {frame}",
-                        isn + 1,
-                        seg.ack
-                    )
+                why = Some(if seg.flags.ack() {
+                    D::RstNotAckingSyn {
+                        expected_raw: (isn + 1).0,
+                        saw_raw: seg.ack.0,
+                    }
                 } else {
-                    format!(
-                        "a RST without ACK cannot answer a SYN (RFC 9293 §3.10.7.3), at frame {frame}"
-                    )
-                };
+                    D::RstWithoutAckInSynSent
+                });
             }
         } else if let Some(rcv_nxt) = receiver.max_ack.or(sender.next_seq) {
             // RFC 5961 §3.2 / RFC 9293 §3.10.7.4: the RST's seq must fall in the receive window.
@@ -938,26 +721,23 @@ impl Connection {
                 || Some(seg.seq) == sender.next_seq
                 || seg.seq.in_window(rcv_nxt, wnd);
             if !ok {
-                acceptable = false;
                 let base = sender.base.unwrap_or_default();
-                why = format!(
-                    "expected the RST's seq in the receive window [{}, {}), saw {} (raw {}) at frame {frame}; the {to} must ignore it",
-                    rcv_nxt.relative_to(base),
-                    (rcv_nxt + wnd).relative_to(base),
-                    seg.seq.relative_to(base),
-                    seg.seq
-                );
+                why = Some(D::RstOutOfWindow {
+                    low: rcv_nxt.relative_to(base),
+                    high: (rcv_nxt + wnd).relative_to(base),
+                    saw: seg.seq.relative_to(base),
+                    saw_raw: seg.seq.0,
+                });
             }
         }
-        if !acceptable {
+        if let Some(why) = why {
             let expected = receiver
                 .max_ack
                 .or(sender.next_seq)
                 .map(|s| s.0)
                 .unwrap_or(0);
             self.push(
-                Finding::new(K::RstOutOfWindow, frame, from, why)
-                    .values(Value::Seq(expected), Value::Seq(seg.seq.0)),
+                Finding::new(frame, from, why).values(Value::Seq(expected), Value::Seq(seg.seq.0)),
             );
             return;
         }
@@ -977,17 +757,18 @@ impl Connection {
             let end = seg.seq + seg.payload_len;
             if end.gt(fin) {
                 let base = me.base.unwrap_or_default();
-                self.push(Finding::new(
-                    K::DataAfterFin,
-                    frame,
-                    from,
-                    format!(
-                        "expected no data past the {from}'s FIN at {}, saw data up to {} ({} bytes) at frame {frame}",
-                        fin.relative_to(base),
-                        end.relative_to(base),
-                        end.diff(fin)
-                    ),
-                ).values(Value::Seq(fin.0), Value::Seq(end.0)));
+                self.push(
+                    Finding::new(
+                        frame,
+                        from,
+                        D::DataAfterFin {
+                            fin: fin.relative_to(base),
+                            end: end.relative_to(base),
+                            bytes: end.diff(fin),
+                        },
+                    )
+                    .values(Value::Seq(fin.0), Value::Seq(end.0)),
+                );
             }
         }
         if seg.flags.syn() || self.c.isn.is_none() {
@@ -1017,14 +798,16 @@ impl Connection {
 
     fn early_data(frame: u64, from: Side, len: u32, state: State) -> Finding {
         Finding::new(
-            K::DataBeforeEstablished,
             frame,
             from,
-            format!("the {from} sent {len} bytes at frame {frame} while still in {state}: expected data only after the handshake"),
+            D::DataBeforeEstablished {
+                bytes: len,
+                state: state.as_str(),
+            },
         )
         .values(
-            Value::Text(State::Established.as_str().into()),
-            Value::Text(state.as_str().into()),
+            Value::Text(State::Established.as_str()),
+            Value::Text(state.as_str()),
         )
     }
 
@@ -1047,30 +830,33 @@ impl Connection {
             if !self.third_ack_checked {
                 self.third_ack_checked = true;
                 if !ack_ok {
-                    self.push(Finding::new(
-                            K::HandshakeAckWrong,
+                    self.push(
+                        Finding::new(
                             frame,
                             from,
-                            format!(
-                                "expected the third ACK to acknowledge 1 (server ISN+1, raw {}), saw ack {} (raw {}) at frame {frame}",
-                                sisn + 1,
-                                seg.ack.relative_to(sisn) as i32,
-                                seg.ack
-                            ),
-                        ).values(Value::Seq((sisn + 1).0), Value::Seq(seg.ack.0)));
+                            D::ThirdAckWrongAck {
+                                expected_raw: (sisn + 1).0,
+                                saw: seg.ack.relative_to(sisn) as i32,
+                                saw_raw: seg.ack.0,
+                            },
+                        )
+                        .values(Value::Seq((sisn + 1).0), Value::Seq(seg.ack.0)),
+                    );
                 } else if !seq_ok {
                     let e = expected_seq.unwrap_or_default();
                     let isn = self.c.isn.unwrap_or_default();
-                    self.push(Finding::new(
-                            K::HandshakeAckWrong,
+                    self.push(
+                        Finding::new(
                             frame,
                             from,
-                            format!(
-                                "expected the third ACK to carry seq 1 (client ISN+1, raw {e}), saw seq {} (raw {}) at frame {frame}",
-                                seg.seq.relative_to(isn) as i32,
-                                seg.seq
-                            ),
-                        ).values(Value::Seq(e.0), Value::Seq(seg.seq.0)));
+                            D::ThirdAckWrongSeq {
+                                expected_raw: e.0,
+                                saw: seg.seq.relative_to(isn) as i32,
+                                saw_raw: seg.seq.0,
+                            },
+                        )
+                        .values(Value::Seq(e.0), Value::Seq(seg.seq.0)),
+                    );
                 }
             }
             if ack_ok && seq_ok && self.synack_ok {
@@ -1179,61 +965,66 @@ impl Connection {
                 self.peer_mut(from).fin_resent = true;
                 let base = self.peer(from).base.unwrap_or_default();
                 self.push(Finding::new(
-                    K::FinRetransmission,
                     frame,
                     from,
-                    format!(
-                        "the {from} sent its FIN (seq {}) again at frame {frame}",
-                        fs.relative_to(base)
-                    ),
+                    D::FinRetransmission {
+                        seq: fs.relative_to(base),
+                    },
                 ));
             }
             Some(prev) => {
                 if fs.gt(prev) && seg.payload_len == 0 {
                     let base = self.peer(from).base.unwrap_or_default();
-                    self.push(Finding::new(
-                        K::DataAfterFin,
-                        frame,
-                        from,
-                        format!(
-                            "expected the FIN to stay at {}, saw a FIN at {} at frame {frame}: sequence space used after the FIN",
-                            prev.relative_to(base),
-                            fs.relative_to(base)
-                        ),
-                    ).values(Value::Seq(prev.0), Value::Seq(fs.0)));
+                    self.push(
+                        Finding::new(
+                            frame,
+                            from,
+                            D::FinMoved {
+                                fin: prev.relative_to(base),
+                                saw: fs.relative_to(base),
+                            },
+                        )
+                        .values(Value::Seq(prev.0), Value::Seq(fs.0)),
+                    );
                 }
             }
         }
     }
 
+    #[inline]
+    fn count(&mut self, item: WsItem) {
+        self.ws_counts[item as usize] += 1;
+    }
+
+    /// Wireshark's `tcp.connection.*` items and `tcp.ack.nonzero`, counted per frame.
     fn count_wireshark_items(&mut self, seg: &TcpSegment<'_>, from: Side) {
         let f = seg.flags;
         let passive = self.peer(from.other()).fin_seq.is_some() && self.first_fin_by != Some(from);
-        let c = &mut self.ws_counts;
         if f.syn() && !f.ack() {
-            c[ws::SYN] += 1;
+            self.count(WsItem::Syn);
         }
         if f.syn() && f.ack() {
-            c[ws::SYNACK] += 1;
+            self.count(WsItem::Synack);
         }
         if f.rst() {
-            c[ws::RST] += 1;
+            self.count(WsItem::Rst);
         }
         if !f.ack() && seg.ack.0 != 0 {
-            c[ws::ACK_NONZERO] += 1;
+            self.count(WsItem::AckNonzero);
         }
         if f.fin() {
-            c[ws::FIN] += 1;
+            self.count(WsItem::Fin);
             // Active unless the other side already sent a FIN (Wireshark's closing initiator).
-            c[if passive {
-                ws::FIN_PASSIVE
+            self.count(if passive {
+                WsItem::FinPassive
             } else {
-                ws::FIN_ACTIVE
-            }] += 1;
+                WsItem::FinActive
+            });
         }
     }
 
-    /// Words for the data-transfer flags of one segment.
+    /// The findings and Wireshark items of one segment's data-transfer flags
+    /// (RFC 9293 §3.8-3.10, as Wireshark's `tcp.analysis` flags them).
     fn transfer_findings(
         &mut self,
         frame: u64,
@@ -1242,44 +1033,28 @@ impl Connection {
         from: Side,
         o: &Outcome,
     ) {
-        const MAP: [(u32, usize); 14] = [
-            (Flags::RETRANSMISSION, 0),
-            (Flags::FAST_RETRANSMISSION, 1),
-            (Flags::SPURIOUS_RETRANSMISSION, 2),
-            (Flags::OUT_OF_ORDER, 3),
-            (Flags::SEGMENT_GAP, 4),
-            (Flags::ACKED_UNSEEN, 5),
-            (Flags::DUPLICATE_ACK, 6),
-            (Flags::ZERO_WINDOW, 7),
-            (Flags::ZERO_WINDOW_PROBE, 8),
-            (Flags::ZERO_WINDOW_PROBE_ACK, 9),
-            (Flags::WINDOW_FULL, 10),
-            (Flags::WINDOW_UPDATE, 11),
-            (Flags::KEEP_ALIVE, 12),
-            (Flags::KEEP_ALIVE_ACK, 13),
-        ];
+        let fl = o.flags;
         let mut any = false;
-        for (bit, i) in MAP {
-            if o.flags.has(bit) {
-                self.ws_counts[i] += 1;
+        for k in fl.kinds() {
+            if let Some(item) = k.wireshark_item() {
+                self.count(item);
                 any = true;
             }
         }
         if any {
-            self.ws_counts[ws::FLAGS] += 1;
+            self.count(WsItem::Flags);
         }
-        let fl = o.flags;
         if self.findings.len() >= MAX_FINDINGS {
-            // Past the cap nothing is worded: no allocation on a busy path.
-            let mut n = fl.0.count_ones() as u64;
-            if fl.has(Flags::FAST_RETRANSMISSION) || fl.has(Flags::SPURIOUS_RETRANSMISSION) {
+            // Past the cap, one per flag; a fast or spurious retransmission
+            // also carries the plain retransmission flag, counted once.
+            let mut n = fl.len() as u64;
+            if fl.has(K::FastRetransmission) || fl.has(K::SpuriousRetransmission) {
                 n -= 1;
             }
             self.suppressed_findings += n;
             return;
         }
-        let me = self.peer(from);
-        let base = me.base.unwrap_or_default();
+        let base = self.peer(from).base.unwrap_or_default();
         let peer_base = self.peer(from.other()).base.unwrap_or_default();
         let rel = |v: SeqNumber| v.relative_to(base);
         let len = seg.payload_len;
@@ -1287,164 +1062,117 @@ impl Connection {
         // The last byte, for "bytes a–b"; the next sequence number for data edges.
         let end = rel(seg.seq + len);
         let last = rel(seg.seq + len.saturating_sub(1));
-        let first = |o: &Outcome| {
-            o.first_sent
-                .map(|(f0, t0)| {
-                    format!(
-                        " (first sent at frame {f0}, {} earlier)",
-                        crate::report::human_duration(ts.secs_since(t0))
-                    )
-                })
-                .unwrap_or_default()
-        };
-        let mut notes: Vec<Note> = Vec::new();
+        let first_sent = o.first_sent.map(|(f0, t0)| FirstSent {
+            frame: f0,
+            earlier: ts.secs_since(t0),
+        });
         // A resent SYN or bare FIN has its own finding (syn_/synack_/fin_retransmission).
         let control_only = seg.flags.syn() || (seg.flags.fin() && len == 0);
-        if control_only {
-        } else if fl.has(Flags::SPURIOUS_RETRANSMISSION) {
-            notes.push((K::SpuriousRetransmission, format!("the {from} resent bytes {start}–{last}, which the {} had already acknowledged{}", from.other(), first(o)), None));
-        } else if fl.has(Flags::FAST_RETRANSMISSION) {
-            notes.push((
-                K::FastRetransmission,
-                format!(
-                    "the {from} resent bytes {start}–{last} after {} duplicate ACKs{}",
-                    o.dup_ack_count.max(2),
-                    first(o)
+        for kind in fl.kinds() {
+            let (detail, values) = match kind {
+                K::Retransmission
+                    if !control_only
+                        && !fl.has(K::FastRetransmission)
+                        && !fl.has(K::SpuriousRetransmission) =>
+                {
+                    (
+                        D::Retransmission {
+                            first: start,
+                            last,
+                            first_sent,
+                        },
+                        None,
+                    )
+                }
+                K::FastRetransmission if !control_only && !fl.has(K::SpuriousRetransmission) => (
+                    D::FastRetransmission {
+                        first: start,
+                        last,
+                        dup_acks: o.dup_ack_count.max(2),
+                        first_sent,
+                    },
+                    None,
                 ),
-                None,
-            ));
-        } else if fl.has(Flags::RETRANSMISSION) {
-            notes.push((
-                K::Retransmission,
-                format!("the {from} resent bytes {start}–{last}{}", first(o)),
-                None,
-            ));
-        }
-        if fl.has(Flags::OUT_OF_ORDER) && !control_only {
-            let exp = o.expected_seq.map(rel).unwrap_or(0);
-            notes.push((K::OutOfOrder, format!("expected seq {exp} next, saw {start}: an older segment arriving late, within one round trip"), None));
-        }
-        if fl.has(Flags::SEGMENT_GAP) {
-            let exp = o.expected_seq.unwrap_or(seg.seq);
-            notes.push((
-                K::SegmentGap,
-                format!(
-                    "expected seq {} next, saw {start}: {} bytes from the {from} were not captured",
-                    rel(exp),
-                    seg.seq.diff(exp)
+                K::SpuriousRetransmission if !control_only => (
+                    D::SpuriousRetransmission {
+                        first: start,
+                        last,
+                        first_sent,
+                    },
+                    None,
                 ),
-                Some((Value::Seq(exp.0), Value::Seq(seg.seq.0))),
-            ));
-        }
-        if fl.has(Flags::ACKED_UNSEEN) {
-            let seen = o
-                .peer_next_seq
-                .map(|n| n.relative_to(peer_base))
-                .unwrap_or(0);
-            notes.push((
-                K::AckedUnseen,
-                format!(
-                    "the {from} acknowledges {}, but the {}'s bytes were seen only up to {seen}",
-                    seg.ack.relative_to(peer_base),
-                    from.other()
+                K::OutOfOrder if !control_only => (
+                    D::OutOfOrder {
+                        expected: o.expected_seq.map(rel).unwrap_or(0),
+                        saw: start,
+                    },
+                    None,
                 ),
-                None,
-            ));
-        }
-        if fl.has(Flags::DUPLICATE_ACK) {
-            notes.push((
-                K::DuplicateAck,
-                format!(
-                    "duplicate ACK #{} of ack {} (the original at frame {})",
-                    o.dup_ack_count,
-                    seg.ack.relative_to(peer_base),
-                    o.dup_of_frame
+                K::SegmentGap => {
+                    let exp = o.expected_seq.unwrap_or(seg.seq);
+                    (
+                        D::SegmentGap {
+                            expected: rel(exp),
+                            saw: start,
+                            bytes: seg.seq.diff(exp),
+                        },
+                        Some((Value::Seq(exp.0), Value::Seq(seg.seq.0))),
+                    )
+                }
+                K::AckedUnseen => (
+                    D::AckedUnseen {
+                        ack: seg.ack.relative_to(peer_base),
+                        seen: o
+                            .peer_next_seq
+                            .map(|n| n.relative_to(peer_base))
+                            .unwrap_or(0),
+                    },
+                    None,
                 ),
-                None,
-            ));
-        }
-        if fl.has(Flags::ZERO_WINDOW) {
-            notes.push((
-                K::ZeroWindow,
-                format!(
-                    "the {from} advertises a zero window: the {} must stop sending",
-                    from.other()
+                K::DuplicateAck => (
+                    D::DuplicateAck {
+                        count: o.dup_ack_count,
+                        ack: seg.ack.relative_to(peer_base),
+                        original: o.dup_of_frame,
+                    },
+                    None,
                 ),
-                None,
-            ));
-        }
-        if fl.has(Flags::ZERO_WINDOW_PROBE) {
-            notes.push((
-                K::ZeroWindowProbe,
-                format!("the {from} probes the zero window with byte {start}"),
-                None,
-            ));
-        }
-        if fl.has(Flags::ZERO_WINDOW_PROBE_ACK) {
-            notes.push((
-                K::ZeroWindowProbeAck,
-                format!("the {from} answers the zero-window probe; its window is still 0"),
-                None,
-            ));
-        }
-        if fl.has(Flags::WINDOW_FULL) {
-            notes.push((
-                K::WindowFull,
-                format!(
-                    "the segment ends at {end}, exactly the {}'s right window edge",
-                    from.other()
+                K::ZeroWindow => (D::ZeroWindow, None),
+                K::ZeroWindowProbe => (D::ZeroWindowProbe { byte: start }, None),
+                K::ZeroWindowProbeAck => (D::ZeroWindowProbeAck, None),
+                K::WindowFull => (D::WindowFull { end }, None),
+                K::WindowUpdate => (D::WindowUpdate { window: seg.window }, None),
+                K::KeepAlive => (D::KeepAlive { seq: start }, None),
+                K::KeepAliveAck => (D::KeepAliveAck, None),
+                K::DataBeyondWindow => match o.right_edge {
+                    Some(edge) => (
+                        D::DataBeyondWindow {
+                            edge: rel(edge),
+                            end,
+                        },
+                        Some((Value::Seq(edge.0), Value::Seq((seg.seq + len).0))),
+                    ),
+                    None => continue,
+                },
+                K::WindowShrink => match (o.old_right_edge, o.right_edge) {
+                    (Some(old), Some(new)) => (
+                        D::WindowShrink {
+                            old: old.relative_to(peer_base),
+                            new: new.relative_to(peer_base),
+                        },
+                        Some((Value::Seq(old.0), Value::Seq(new.0))),
+                    ),
+                    _ => continue,
+                },
+                K::AnalysisLimit => (
+                    D::AnalysisLimit {
+                        segments: super::transfer::MAX_UNACKED,
+                    },
+                    None,
                 ),
-                None,
-            ));
-        }
-        if fl.has(Flags::WINDOW_UPDATE) {
-            notes.push((
-                K::WindowUpdate,
-                format!("the {from} updates its window to {}", seg.window),
-                None,
-            ));
-        }
-        if fl.has(Flags::KEEP_ALIVE) {
-            notes.push((
-                K::KeepAlive,
-                format!("keep-alive from the {from} at seq {start}"),
-                None,
-            ));
-        }
-        if fl.has(Flags::KEEP_ALIVE_ACK) {
-            notes.push((
-                K::KeepAliveAck,
-                format!("the {from} answers the keep-alive"),
-                None,
-            ));
-        }
-        if fl.has(Flags::DATA_BEYOND_WINDOW)
-            && let Some(edge) = o.right_edge
-        {
-            notes.push((
-                K::DataBeyondWindow,
-                format!(
-                    "expected data only up to {} (the {}'s ack + window), saw data up to {end}",
-                    rel(edge),
-                    from.other()
-                ),
-                Some((Value::Seq(edge.0), Value::Seq((seg.seq + len).0))),
-            ));
-        }
-        if fl.has(Flags::WINDOW_SHRINK)
-            && let (Some(old), Some(new)) = (o.old_right_edge, o.right_edge)
-        {
-            notes.push((
-                    K::WindowShrink,
-                    format!("expected the right window edge to stay at {} or move right, saw it move left to {}", old.relative_to(peer_base), new.relative_to(peer_base)),
-                    Some((Value::Seq(old.0), Value::Seq(new.0))),
-                ));
-        }
-        if fl.has(Flags::ANALYSIS_LIMIT) {
-            notes.push((K::AnalysisLimit, format!("{} unacknowledged segments from the {from}: the analysis stops remembering more", super::transfer::MAX_UNACKED), None));
-        }
-        for (kind, msg, values) in notes {
-            let f = Finding::new(kind, frame, from, format!("{msg}, at frame {frame}"));
+                _ => continue,
+            };
+            let f = Finding::new(frame, from, detail);
             self.push(match values {
                 Some((e, a)) => f.values(e, a),
                 None => f,
@@ -1484,89 +1212,21 @@ impl Connection {
                 let ack_frame = y.acked_fin_seq_frame.unwrap_or(frame);
                 let base = x.base.unwrap_or_default();
                 let other = side.other();
-                self.push(Finding::new(
-                    K::FinNotCounted,
-                    frame,
-                    other,
-                    format!(
-                        "expected the {other} to acknowledge the {side}'s FIN with {} (FIN+1, raw {}), saw {} (raw {}) at frames {ack_frame} and {frame}: the FIN takes one sequence number",
-                        (fs + 1).relative_to(base),
-                        fs + 1,
-                        fs.relative_to(base),
-                        fs
-                    ),
-                ).values(Value::Seq((fs + 1).0), Value::Seq(fs.0)));
+                self.push(
+                    Finding::new(
+                        frame,
+                        other,
+                        D::FinNotCounted {
+                            expected: (fs + 1).relative_to(base),
+                            expected_raw: (fs + 1).0,
+                            saw: fs.relative_to(base),
+                            saw_raw: fs.0,
+                            ack_frame,
+                        },
+                    )
+                    .values(Value::Seq((fs + 1).0), Value::Seq(fs.0)),
+                );
             }
-        }
-    }
-
-    fn handshake_verdict(&self) -> Handshake {
-        if self.simultaneous_open {
-            return if self.c.synchronized && self.s.synchronized {
-                Handshake::SimultaneousOpen
-            } else {
-                Handshake::Invalid
-            };
-        }
-        if self.c.isn.is_none() {
-            return Handshake::NotObserved;
-        }
-        if self.synack_frame.is_none() {
-            if self.reset_by == Some(Side::Server) {
-                return Handshake::Refused;
-            }
-            return if self.s.packets == 0 {
-                Handshake::Unanswered
-            } else {
-                Handshake::Invalid
-            };
-        }
-        if self.final_ack.is_some() {
-            return Handshake::Complete;
-        }
-        if !self.synack_ok {
-            return Handshake::Invalid;
-        }
-        if self.reset_by == Some(Side::Client) {
-            return Handshake::Aborted;
-        }
-        if self.client_sent_after_synack && self.third_ack_checked {
-            return Handshake::Invalid;
-        }
-        Handshake::NoFinalAck
-    }
-
-    fn close_verdict(&self, hs: Handshake) -> (Close, Option<ClosedBy>) {
-        if !hs.established() {
-            return (Close::None, None);
-        }
-        let by = |s: Side| match s {
-            Side::Client => ClosedBy::Client,
-            Side::Server => ClosedBy::Server,
-        };
-        let first_fin = self.first_fin_by.map(by);
-        if let Some(r) = self.reset_by
-            && !self.reset_after_close
-        {
-            let both_rst = self.c.rst_frame.is_some() && self.s.rst_frame.is_some();
-            return (
-                Close::Reset,
-                Some(if both_rst { ClosedBy::Both } else { by(r) }),
-            );
-        }
-        match (self.c.fin_seq.is_some(), self.s.fin_seq.is_some()) {
-            (true, true) => {
-                let acked = self.c.fin_acked_frame.is_some() && self.s.fin_acked_frame.is_some();
-                if !acked {
-                    (Close::UnackedFin, first_fin)
-                } else if self.simultaneous_close {
-                    (Close::Simultaneous, Some(ClosedBy::Both))
-                } else {
-                    (Close::Graceful, first_fin)
-                }
-            }
-            (true, false) | (false, true) => (Close::HalfClosed, first_fin),
-            (false, false) => (Close::Open, None),
         }
     }
 
@@ -1631,31 +1291,52 @@ impl Connection {
     }
 }
 
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl Tracker for Connection {
+    type Settings = super::Config;
+
+    fn open(
+        id: u64,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        client: Endpoint,
+        server: Endpoint,
+        previous: Option<PreviousUse>,
+        config: &super::Config,
+    ) -> Connection {
+        Connection::new(id, frame, ts, seg, client, server, previous, config)
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{WS_ITEMS, ws};
-
-    #[test]
-    fn wireshark_indices_name_their_items() {
-        for (i, name) in [
-            (ws::RETRANSMISSION, "tcp.analysis.retransmission"),
-            (ws::FLAGS, "tcp.analysis.flags"),
-            (ws::SYN, "tcp.connection.syn"),
-            (ws::SYNACK, "tcp.connection.synack"),
-            (ws::FIN, "tcp.connection.fin"),
-            (ws::FIN_ACTIVE, "tcp.connection.fin_active"),
-            (ws::FIN_PASSIVE, "tcp.connection.fin_passive"),
-            (ws::RST, "tcp.connection.rst"),
-            (ws::ACK_NONZERO, "tcp.ack.nonzero"),
-            (ws::REUSED_PORTS, "tcp.analysis.reused_ports"),
-        ] {
-            assert_eq!(WS_ITEMS[i], name);
-        }
+    fn process(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>) {
+        Connection::process(self, frame, ts, seg)
+    }
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn last_ts(&self) -> Timestamp {
+        self.last_ts
+    }
+    fn from_client(&self, seg: &TcpSegment<'_>) -> bool {
+        self.side_of(seg) == Side::Client
+    }
+    fn closed_for_reuse(&self) -> bool {
+        Connection::closed_for_reuse(self)
+    }
+    fn close_complete(&self) -> bool {
+        Connection::close_complete(self)
+    }
+    fn client_isn(&self) -> Option<SeqNumber> {
+        Connection::client_isn(self)
+    }
+    fn unanswered_attempt(&self) -> bool {
+        Connection::unanswered_attempt(self)
+    }
+    fn last_syn_ts(&self) -> Option<Timestamp> {
+        Connection::last_syn_ts(self)
+    }
+    fn previous_use(&self) -> PreviousUse {
+        Connection::previous_use(self)
+    }
+    fn mark_evicted(&mut self) {
+        self.evicted = true;
     }
 }

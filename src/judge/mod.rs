@@ -1,6 +1,11 @@
 //! The connection judge: reconstructs both endpoints' RFC 9293 states from the
 //! segments that went by, checks every handshake and teardown segment's
 //! sequence and acknowledgment numbers, and gives each connection a verdict.
+//!
+//! One file a concern, each an `impl Connection` block: [`connection`]
+//! (per-peer state and the per-segment dispatch), `handshake` (§3.5),
+//! `teardown` (§3.6 and RST, §3.10.7), `wireshark` (Wireshark's item
+//! counters), `verdict` and `finish` (the report).
 
 pub mod completeness;
 mod connection;
@@ -9,11 +14,16 @@ pub mod transfer;
 mod verdict;
 pub mod zeek;
 
-pub use connection::{
-    Connection, ConnectionReport, Endpoint, HandshakeRtt, Isns, PerSide, PreviousUse,
-};
+pub use connection::Connection;
 pub use state::State;
-pub use verdict::{Close, ClosedBy, Handshake};
+// Report data lives in `crate::model` and flow types in `crate::flow`; these
+// names stay here for callers that take everything from the judge.
+pub use crate::flow::{Endpoint, PreviousUse};
+pub use crate::model::connection::{
+    Close, ClosedBy, ConnectionReport, Handshake, HandshakeRtt, Isns, PerSide,
+};
+
+use crate::flow::{Limits, Settings};
 
 /// Timeouts and limits. Times are capture time, in nanoseconds.
 #[derive(Debug, Clone)]
@@ -36,14 +46,28 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        const S: i64 = 1_000_000_000;
+        let l = Limits::default();
         Config {
-            idle_timeout: 300 * S,
-            close_timeout: 5 * S,
-            attempt_timeout: 5 * S,
-            two_msl: 120 * S,
-            max_connections: 1_000_000,
+            idle_timeout: l.idle_timeout,
+            close_timeout: l.close_timeout,
+            attempt_timeout: l.attempt_timeout,
+            two_msl: l.two_msl,
+            max_connections: l.max_connections,
             likely_server_ports: zeek::DEFAULT_LIKELY_SERVER_PORTS.to_vec(),
+        }
+    }
+}
+
+impl Settings for Config {
+    type Conn = Connection;
+
+    fn limits(&self) -> Limits {
+        Limits {
+            idle_timeout: self.idle_timeout,
+            close_timeout: self.close_timeout,
+            attempt_timeout: self.attempt_timeout,
+            two_msl: self.two_msl,
+            max_connections: self.max_connections,
         }
     }
 }

@@ -8,8 +8,9 @@
 
 use crate::capture::Timestamp;
 use crate::decode::TcpSegment;
+use crate::findings::{ALL_KINDS, FindingKind as K};
+pub use crate::model::connection::DirectionStats;
 use crate::seq::SeqNumber;
-use serde::Serialize;
 use std::collections::VecDeque;
 
 /// Most unacknowledged segments remembered per direction (Wireshark's cap).
@@ -21,34 +22,43 @@ const FAST_RETRANS_WINDOW: i64 = 20_000_000;
 /// Wireshark's out-of-order threshold when the initial RTT is unknown.
 const DEFAULT_OOO_THRESHOLD: i64 = 3_000_000;
 
-/// Analysis flags of one segment (bit set).
+/// Analysis flags of one segment: the set of transfer findings it raises, one
+/// bit per kind of the catalogue (`FindingKind as u32`), so the flag, the
+/// finding and its Wireshark item are one entry of `crate::findings`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Flags(pub u32);
+pub struct Flags(pub u64);
 
 impl Flags {
-    pub const RETRANSMISSION: u32 = 1 << 0;
-    pub const FAST_RETRANSMISSION: u32 = 1 << 1;
-    pub const SPURIOUS_RETRANSMISSION: u32 = 1 << 2;
-    pub const OUT_OF_ORDER: u32 = 1 << 3;
-    pub const SEGMENT_GAP: u32 = 1 << 4;
-    pub const ACKED_UNSEEN: u32 = 1 << 5;
-    pub const DUPLICATE_ACK: u32 = 1 << 6;
-    pub const ZERO_WINDOW: u32 = 1 << 7;
-    pub const ZERO_WINDOW_PROBE: u32 = 1 << 8;
-    pub const ZERO_WINDOW_PROBE_ACK: u32 = 1 << 9;
-    pub const WINDOW_FULL: u32 = 1 << 10;
-    pub const WINDOW_UPDATE: u32 = 1 << 11;
-    pub const KEEP_ALIVE: u32 = 1 << 12;
-    pub const KEEP_ALIVE_ACK: u32 = 1 << 13;
-    pub const DATA_BEYOND_WINDOW: u32 = 1 << 14;
-    pub const WINDOW_SHRINK: u32 = 1 << 15;
-    pub const ANALYSIS_LIMIT: u32 = 1 << 16;
-
-    pub fn has(self, bit: u32) -> bool {
-        self.0 & bit != 0
+    #[inline]
+    fn bit(k: K) -> u64 {
+        1 << (k as u32)
     }
-    fn set(&mut self, bit: u32) {
-        self.0 |= bit;
+    #[inline]
+    pub fn has(self, k: K) -> bool {
+        self.0 & Self::bit(k) != 0
+    }
+    #[inline]
+    fn set(&mut self, k: K) {
+        self.0 |= Self::bit(k);
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// How many flags are set.
+    pub fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+    /// The kinds set, in catalogue order.
+    pub fn kinds(self) -> impl Iterator<Item = K> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros();
+            bits &= bits - 1;
+            Some(ALL_KINDS[i as usize])
+        })
     }
 }
 
@@ -84,27 +94,6 @@ struct Unacked {
     frame: u64,
     ts: Timestamp,
     retransmitted: bool,
-}
-
-/// Per-direction figures in reports.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct DirectionStats {
-    pub retransmitted_segments: u64,
-    pub retransmitted_bytes: u64,
-    pub out_of_order: u64,
-    pub gaps: u64,
-    /// Bytes missing from the capture in those gaps.
-    pub missing_bytes: u64,
-    /// Seconds this side advertised a zero window.
-    pub zero_window_time: f64,
-    pub rtt_samples: u64,
-    pub rtt_min: Option<f64>,
-    pub rtt_median: Option<f64>,
-    pub rtt_max: Option<f64>,
-    /// The window scale was negotiated out of sight: window checks were skipped.
-    pub window_scale_unknown: bool,
-    /// The unacknowledged-segment list reached its cap.
-    pub unacked_cap_reached: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -279,11 +268,11 @@ impl Transfer {
         // 1. zero-window probe
         let probe = len == 1 && at_next && rev.last_window == Some(0);
         if probe {
-            fl.set(Flags::ZERO_WINDOW_PROBE);
+            fl.set(K::ZeroWindowProbe);
         } else {
             // 2. zero window
             if seg.window == 0 && !syn_fin_rst {
-                fl.set(Flags::ZERO_WINDOW);
+                fl.set(K::ZeroWindow);
             }
             // 3. previous segment not captured
             if let Some(n) = fwd.next_seq
@@ -294,14 +283,14 @@ impl Transfer {
                 if fwd.probe.is_some_and(|p| seq == p + 1) {
                     fwd.next_seq = Some(seq);
                 } else {
-                    fl.set(Flags::SEGMENT_GAP);
+                    fl.set(K::SegmentGap);
                     fwd.stats.gaps += 1;
                     fwd.stats.missing_bytes += seq.diff(n) as u64;
                 }
             }
             // 4. keep-alive
             if len <= 1 && !syn_fin_rst && fwd.next_seq.is_some_and(|n| seq == n - 1) {
-                fl.set(Flags::KEEP_ALIVE);
+                fl.set(K::KeepAlive);
             }
             let pure_same = len == 0 && !syn_fin_rst && at_next && same_ack;
             // 5. window update
@@ -312,7 +301,7 @@ impl Transfer {
                 && at_next
                 && same_ack
             {
-                fl.set(Flags::WINDOW_UPDATE);
+                fl.set(K::WindowUpdate);
             }
             // 6. window full: the segment ends exactly at the right edge
             if len > 0
@@ -320,14 +309,13 @@ impl Transfer {
                 && let (Some(s), Some(la), Some(w)) = (rev.shift(), rev.last_ack, rev.last_window)
                 && seq + len == la + ((w as u32) << s)
             {
-                fl.set(Flags::WINDOW_FULL);
+                fl.set(K::WindowFull);
             }
             let same_window = fwd.last_window == Some(seg.window);
             let mut jump = false;
             // 7. keep-alive ACK
-            if pure_same && seg.window != 0 && same_window && rev.last_flags.has(Flags::KEEP_ALIVE)
-            {
-                fl.set(Flags::KEEP_ALIVE_ACK);
+            if pure_same && seg.window != 0 && same_window && rev.last_flags.has(K::KeepAlive) {
+                fl.set(K::KeepAliveAck);
                 jump = true;
             }
             // 8. zero-window probe ACK
@@ -335,9 +323,9 @@ impl Transfer {
                 && pure_same
                 && seg.window == 0
                 && same_window
-                && rev.last_flags.has(Flags::ZERO_WINDOW_PROBE)
+                && rev.last_flags.has(K::ZeroWindowProbe)
             {
-                fl.set(Flags::ZERO_WINDOW_PROBE_ACK);
+                fl.set(K::ZeroWindowProbeAck);
                 jump = true;
             }
             // 9. duplicate ACK. Wireshark compares with the previous packet of the
@@ -345,7 +333,7 @@ impl Transfer {
             // peer, without which a repeated ACK duplicates nothing.
             let outstanding = rev.next_seq.is_none_or(|n| n.gt(ack));
             if !jump && pure_same && seg.window != 0 && same_window && outstanding {
-                fl.set(Flags::DUPLICATE_ACK);
+                fl.set(K::DuplicateAck);
                 fwd.dup_acks = if fwd.dup_acks < 0 {
                     1
                 } else {
@@ -381,24 +369,25 @@ impl Transfer {
                 out.peer_next_seq = rev.next_seq;
                 if rev.next_seq.is_some_and(|n| m.lt(n)) {
                     rev.max_seq_to_be_acked = rev.next_seq;
-                    fl.set(Flags::ACKED_UNSEEN);
+                    fl.set(K::AckedUnseen);
                 } else {
                     if rev.dup_acks == 0 {
-                        fl.set(Flags::ACKED_UNSEEN);
+                        fl.set(K::AckedUnseen);
                     }
                     rev.dup_acks = -1;
                 }
             }
         }
         // 12. retransmissions
-        if (len > 0 || f.syn() || f.fin()) && !fl.has(Flags::KEEP_ALIVE) && !probe {
+        if (len > 0 || f.syn() || f.fin()) && !fl.has(K::KeepAlive) && !probe {
             let mut not_advanced = fwd.next_seq.is_some_and(|n| seq.lt(n));
             if len > 1 && fwd.next_seq.is_some_and(|n| seq == n - 1) {
                 not_advanced = false;
             }
             let end_with_flags = seq + len + f.syn() as u32 + f.fin() as u32;
             if len > 0 && rev.last_ack.is_some_and(|la| (seq + len).le(la)) {
-                fl.set(Flags::SPURIOUS_RETRANSMISSION | Flags::RETRANSMISSION);
+                fl.set(K::SpuriousRetransmission);
+                fl.set(K::Retransmission);
             } else if not_advanced {
                 let fast = rev.dup_acks >= 2
                     && rev.last_ack == Some(seq)
@@ -409,14 +398,15 @@ impl Transfer {
                 let ooo = ts.nanos_since(fwd.next_seq_ts) < threshold
                     && fwd.next_seq != Some(end_with_flags);
                 if fast {
-                    fl.set(Flags::FAST_RETRANSMISSION | Flags::RETRANSMISSION);
+                    fl.set(K::FastRetransmission);
+                    fl.set(K::Retransmission);
                 } else if ooo {
-                    fl.set(Flags::OUT_OF_ORDER);
+                    fl.set(K::OutOfOrder);
                 } else {
-                    fl.set(Flags::RETRANSMISSION);
+                    fl.set(K::Retransmission);
                 }
             }
-            if fl.has(Flags::RETRANSMISSION) {
+            if fl.has(K::Retransmission) {
                 fwd.stats.retransmitted_segments += 1;
                 fwd.stats.retransmitted_bytes += len as u64;
                 out.first_sent = fwd
@@ -430,7 +420,7 @@ impl Transfer {
                     }
                 }
             }
-            if fl.has(Flags::OUT_OF_ORDER) {
+            if fl.has(K::OutOfOrder) {
                 fwd.stats.out_of_order += 1;
             }
         }
@@ -441,7 +431,7 @@ impl Transfer {
                 Some(edge) if rev.shift().is_some() => {
                     let end = seq + len;
                     if end.gt(edge) && rev.last_window != Some(0) {
-                        fl.set(Flags::DATA_BEYOND_WINDOW);
+                        fl.set(K::DataBeyondWindow);
                         out.right_edge = Some(edge);
                     }
                 }
@@ -459,11 +449,11 @@ impl Transfer {
                     end,
                     frame,
                     ts,
-                    retransmitted: fl.has(Flags::RETRANSMISSION),
+                    retransmitted: fl.has(K::Retransmission),
                 });
             } else if !fwd.stats.unacked_cap_reached {
                 fwd.stats.unacked_cap_reached = true;
-                fl.set(Flags::ANALYSIS_LIMIT);
+                fl.set(K::AnalysisLimit);
             }
         }
         if probe {
@@ -492,7 +482,7 @@ impl Transfer {
                         let moved_back = edge.lt(old) && old.diff(edge) as u64 >= (1u64 << s);
                         let ack_forward = fwd.last_ack.is_none_or(|la| ack.ge(la));
                         if moved_back && ack_forward && !f.fin() {
-                            fl.set(Flags::WINDOW_SHRINK);
+                            fl.set(K::WindowShrink);
                             out.old_right_edge = Some(old);
                             out.right_edge = Some(edge);
                         }

@@ -1,127 +1,81 @@
-//! Per-connection verdicts. Each value is documented with an example in docs/verdicts.md.
+//! Per-connection verdicts, from the state the judge reconstructed. Each value
+//! is documented with an example in docs/verdicts.md; the enums themselves are
+//! report data (`crate::model::connection`).
 
-use serde::Serialize;
-use std::fmt;
+use super::Connection;
+use crate::findings::Side;
+use crate::model::connection::{Close, ClosedBy, Handshake};
 
-/// How the three-way handshake (RFC 9293 §3.5) went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Handshake {
-    Complete,
-    SimultaneousOpen,
-    Refused,
-    Unanswered,
-    NoFinalAck,
-    Aborted,
-    Invalid,
-    NotObserved,
-}
-
-/// How the connection ended (RFC 9293 §3.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Close {
-    Graceful,
-    Simultaneous,
-    HalfClosed,
-    UnackedFin,
-    Reset,
-    Open,
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClosedBy {
-    Client,
-    Server,
-    Both,
-}
-
-impl Handshake {
-    pub const ALL: [Handshake; 8] = [
-        Handshake::Complete,
-        Handshake::SimultaneousOpen,
-        Handshake::Refused,
-        Handshake::Unanswered,
-        Handshake::NoFinalAck,
-        Handshake::Aborted,
-        Handshake::Invalid,
-        Handshake::NotObserved,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Handshake::Complete => "complete",
-            Handshake::SimultaneousOpen => "simultaneous_open",
-            Handshake::Refused => "refused",
-            Handshake::Unanswered => "unanswered",
-            Handshake::NoFinalAck => "no_final_ack",
-            Handshake::Aborted => "aborted",
-            Handshake::Invalid => "invalid",
-            Handshake::NotObserved => "not_observed",
+impl Connection {
+    /// How the three-way handshake went (RFC 9293 §3.5), from what the wire showed.
+    pub(super) fn handshake_verdict(&self) -> Handshake {
+        if self.simultaneous_open {
+            return if self.c.synchronized && self.s.synchronized {
+                Handshake::SimultaneousOpen
+            } else {
+                Handshake::Invalid
+            };
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Handshake> {
-        Self::ALL.into_iter().find(|h| h.as_str() == s)
-    }
-
-    /// Did the connection reach a synchronized state (or was it already there)?
-    pub fn established(self) -> bool {
-        matches!(
-            self,
-            Handshake::Complete | Handshake::SimultaneousOpen | Handshake::NotObserved
-        )
-    }
-}
-
-impl Close {
-    pub const ALL: [Close; 7] = [
-        Close::Graceful,
-        Close::Simultaneous,
-        Close::HalfClosed,
-        Close::UnackedFin,
-        Close::Reset,
-        Close::Open,
-        Close::None,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Close::Graceful => "graceful",
-            Close::Simultaneous => "simultaneous",
-            Close::HalfClosed => "half_closed",
-            Close::UnackedFin => "unacked_fin",
-            Close::Reset => "reset",
-            Close::Open => "open",
-            Close::None => "none",
+        if self.c.isn.is_none() {
+            return Handshake::NotObserved;
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Close> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl ClosedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClosedBy::Client => "client",
-            ClosedBy::Server => "server",
-            ClosedBy::Both => "both",
+        if self.synack_frame.is_none() {
+            if self.reset_by == Some(Side::Server) {
+                return Handshake::Refused;
+            }
+            return if self.s.packets == 0 {
+                Handshake::Unanswered
+            } else {
+                Handshake::Invalid
+            };
         }
+        if self.final_ack.is_some() {
+            return Handshake::Complete;
+        }
+        if !self.synack_ok {
+            return Handshake::Invalid;
+        }
+        if self.reset_by == Some(Side::Client) {
+            return Handshake::Aborted;
+        }
+        if self.client_sent_after_synack && self.third_ack_checked {
+            return Handshake::Invalid;
+        }
+        Handshake::NoFinalAck
     }
-}
 
-impl fmt::Display for Handshake {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Close {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    /// How the connection ended (RFC 9293 §3.6; RST §3.10.7), given the handshake verdict.
+    pub(super) fn close_verdict(&self, hs: Handshake) -> (Close, Option<ClosedBy>) {
+        if !hs.established() {
+            return (Close::None, None);
+        }
+        let by = |s: Side| match s {
+            Side::Client => ClosedBy::Client,
+            Side::Server => ClosedBy::Server,
+        };
+        let first_fin = self.first_fin_by.map(by);
+        if let Some(r) = self.reset_by
+            && !self.reset_after_close
+        {
+            let both_rst = self.c.rst_frame.is_some() && self.s.rst_frame.is_some();
+            return (
+                Close::Reset,
+                Some(if both_rst { ClosedBy::Both } else { by(r) }),
+            );
+        }
+        match (self.c.fin_seq.is_some(), self.s.fin_seq.is_some()) {
+            (true, true) => {
+                let acked = self.c.fin_acked_frame.is_some() && self.s.fin_acked_frame.is_some();
+                if !acked {
+                    (Close::UnackedFin, first_fin)
+                } else if self.simultaneous_close {
+                    (Close::Simultaneous, Some(ClosedBy::Both))
+                } else {
+                    (Close::Graceful, first_fin)
+                }
+            }
+            (true, false) | (false, true) => (Close::HalfClosed, first_fin),
+            (false, false) => (Close::Open, None),
+        }
     }
 }

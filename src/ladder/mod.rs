@@ -13,7 +13,8 @@ use crate::capture::{self, CaptureError, Frame, Timestamp};
 use crate::decode::{Decoded, TcpFlags, decode_frame};
 use crate::findings::{Finding, FindingKind, Severity, Side};
 use crate::flow::{FlowKey, roles};
-use crate::judge::{Config, Connection, ConnectionReport, State};
+use crate::judge::{Config, Connection};
+use crate::model::connection::{ConnectionReport, State};
 use rustc_hash::FxHashMap;
 use std::path::Path;
 

@@ -173,7 +173,7 @@ pub fn render_text(l: &Ladder, o: TextOptions) -> String {
                         Severity::Warning => "33",
                         Severity::Info => "2",
                     };
-                    let line = format!("{} {}: {}", mark(f.severity), f.kind.id(), f.message);
+                    let line = format!("{} {}: {}", mark(f.severity), f.kind.id(), f.message());
                     let _ = writeln!(out, "{indent}{}", paint(&line, code, o.color));
                 }
             }
@@ -240,7 +240,7 @@ pub fn render_mermaid(l: &Ladder) -> String {
                         "    Note {side}: {} {}: {}",
                         mark(f.severity),
                         f.kind.id(),
-                        mermaid_text(&f.message)
+                        mermaid_text(&f.message().to_string())
                     );
                 }
             }

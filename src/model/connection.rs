@@ -1,1 +1,308 @@
-//! What the judge says of one connection.
+//! What the judge says of one connection: verdicts (docs/verdicts.md), both
+//! endpoints' RFC 9293 §3.3.2 states, figures and findings. Plain data that
+//! `report`, `check` and `ladder` read.
+
+use crate::capture::Timestamp;
+use crate::findings::{Finding, WS_ITEMS};
+use crate::flow::Endpoint;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// The state of one endpoint, reconstructed from the segments that went by.
+/// Named as RFC 9293 names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// RFC 9293 §3.3.2: the synchronized states.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for State {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// How the three-way handshake (RFC 9293 §3.5) went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Handshake {
+    Complete,
+    SimultaneousOpen,
+    Refused,
+    Unanswered,
+    NoFinalAck,
+    Aborted,
+    Invalid,
+    NotObserved,
+}
+
+/// How the connection ended (RFC 9293 §3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Close {
+    Graceful,
+    Simultaneous,
+    HalfClosed,
+    UnackedFin,
+    Reset,
+    Open,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedBy {
+    Client,
+    Server,
+    Both,
+}
+
+impl Handshake {
+    pub const ALL: [Handshake; 8] = [
+        Handshake::Complete,
+        Handshake::SimultaneousOpen,
+        Handshake::Refused,
+        Handshake::Unanswered,
+        Handshake::NoFinalAck,
+        Handshake::Aborted,
+        Handshake::Invalid,
+        Handshake::NotObserved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handshake::Complete => "complete",
+            Handshake::SimultaneousOpen => "simultaneous_open",
+            Handshake::Refused => "refused",
+            Handshake::Unanswered => "unanswered",
+            Handshake::NoFinalAck => "no_final_ack",
+            Handshake::Aborted => "aborted",
+            Handshake::Invalid => "invalid",
+            Handshake::NotObserved => "not_observed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Handshake> {
+        Self::ALL.into_iter().find(|h| h.as_str() == s)
+    }
+
+    /// Did the connection reach a synchronized state (or was it already there)?
+    pub fn established(self) -> bool {
+        matches!(
+            self,
+            Handshake::Complete | Handshake::SimultaneousOpen | Handshake::NotObserved
+        )
+    }
+}
+
+impl Close {
+    pub const ALL: [Close; 7] = [
+        Close::Graceful,
+        Close::Simultaneous,
+        Close::HalfClosed,
+        Close::UnackedFin,
+        Close::Reset,
+        Close::Open,
+        Close::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Close::Graceful => "graceful",
+            Close::Simultaneous => "simultaneous",
+            Close::HalfClosed => "half_closed",
+            Close::UnackedFin => "unacked_fin",
+            Close::Reset => "reset",
+            Close::Open => "open",
+            Close::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Close> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl ClosedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosedBy::Client => "client",
+            ClosedBy::Server => "server",
+            ClosedBy::Both => "both",
+        }
+    }
+}
+
+impl fmt::Display for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Close {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Per-direction figures in reports.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DirectionStats {
+    pub retransmitted_segments: u64,
+    pub retransmitted_bytes: u64,
+    pub out_of_order: u64,
+    pub gaps: u64,
+    /// Bytes missing from the capture in those gaps.
+    pub missing_bytes: u64,
+    /// Seconds this side advertised a zero window.
+    pub zero_window_time: f64,
+    pub rtt_samples: u64,
+    pub rtt_min: Option<f64>,
+    pub rtt_median: Option<f64>,
+    pub rtt_max: Option<f64>,
+    /// The window scale was negotiated out of sight: window checks were skipped.
+    pub window_scale_unknown: bool,
+    /// The unacknowledged-segment list reached its cap.
+    pub unacked_cap_reached: bool,
+}
+
+/// Counts of Wireshark's items (indexed by [`crate::findings::WsItem`]),
+/// serialized as a map of the non-zero ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WiresharkCounts(pub [u32; WS_ITEMS.len()]);
+
+impl WiresharkCounts {
+    /// The non-zero counts, by display-filter name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        WS_ITEMS
+            .iter()
+            .zip(self.0.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (*k, *n))
+    }
+
+    pub fn get(&self, name: &str) -> u32 {
+        WS_ITEMS
+            .iter()
+            .position(|n| *n == name)
+            .map_or(0, |i| self.0[i])
+    }
+}
+
+impl Serialize for WiresharkCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, &v)?;
+        }
+        m.end()
+    }
+}
+
+/// Data-transfer figures per direction.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TransferReport {
+    pub client: DirectionStats,
+    pub server: DirectionStats,
+}
+
+/// Per-direction numbers in reports.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct PerSide {
+    pub client: u64,
+    pub server: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Isns {
+    pub client: Option<u32>,
+    pub server: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct HandshakeRtt {
+    pub syn_to_synack: Option<f64>,
+    pub synack_to_ack: Option<f64>,
+}
+
+/// The verdict on a finished connection: what reports print.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionReport {
+    pub id: u64,
+    pub file: std::sync::Arc<str>,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub start: Timestamp,
+    pub duration: f64,
+    pub handshake: Handshake,
+    pub close: Close,
+    pub closed_by: Option<ClosedBy>,
+    pub client_state: State,
+    pub server_state: State,
+    pub conn_state: &'static str,
+    pub history: String,
+    pub completeness: u8,
+    pub packets: PerSide,
+    pub payload_bytes: PerSide,
+    pub handshake_rtt: HandshakeRtt,
+    /// Each side's initial sequence number (raw), when its SYN was seen.
+    pub isn: Isns,
+    pub transfer: TransferReport,
+    /// Wireshark's `tcp.analysis.*` and `tcp.connection.*` items: frames carrying each.
+    pub tcp_analysis: WiresharkCounts,
+    pub anomalies: Vec<Finding>,
+    /// Findings beyond the per-connection cap, counted but not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub anomalies_suppressed: u64,
+    /// The table was full and this connection was ended early (`--max-connections`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub evicted: bool,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}

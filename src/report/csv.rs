@@ -1,7 +1,7 @@
 use super::{Reporter, Summary};
 use crate::analyze::FileReport;
 use crate::findings::Severity;
-use crate::judge::ConnectionReport;
+use crate::model::connection::ConnectionReport;
 use std::io::{self, Write};
 
 /// One row per connection (RFC 4180 quoting).

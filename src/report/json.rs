@@ -1,6 +1,6 @@
 use super::{Reporter, Summary};
 use crate::analyze::FileReport;
-use crate::judge::ConnectionReport;
+use crate::model::connection::ConnectionReport;
 use serde::Serialize;
 use std::io::{self, Write};
 

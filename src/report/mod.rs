@@ -8,10 +8,11 @@ mod table;
 pub use self::csv::CsvReporter;
 pub use self::json::{JsonReporter, JsonlReporter};
 pub use self::table::{TableReporter, connection_block};
+pub use crate::duration::human_duration;
 
 use crate::analyze::FileReport;
 use crate::findings::{ALL_KINDS, Severity};
-use crate::judge::{Close, ConnectionReport, Handshake};
+use crate::model::connection::{Close, ConnectionReport, Handshake};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io;
@@ -81,16 +82,4 @@ pub trait Reporter {
     fn connection(&mut self, c: &ConnectionReport) -> io::Result<()>;
     /// The run ended.
     fn finish(&mut self, files: &[FileReport], summary: &Summary) -> io::Result<()>;
-}
-
-/// Formats seconds for people: `1.234 s`, `12.3 ms`, `45 µs`.
-pub fn human_duration(secs: f64) -> String {
-    let a = secs.abs();
-    if a >= 1.0 {
-        format!("{secs:.3} s")
-    } else if a >= 1e-3 {
-        format!("{:.1} ms", secs * 1e3)
-    } else {
-        format!("{:.0} µs", secs * 1e6)
-    }
 }

@@ -2,7 +2,7 @@ use super::{Reporter, Summary, human_duration};
 use crate::analyze::FileReport;
 use crate::decode::link_type_name;
 use crate::findings::Severity;
-use crate::judge::ConnectionReport;
+use crate::model::connection::ConnectionReport;
 use std::io::{self, Write};
 use tabled::builder::Builder;
 use tabled::settings::Style;
@@ -149,7 +149,7 @@ pub fn connection_block(c: &ConnectionReport) -> String {
             f.severity.as_str(),
             f.kind.id(),
             f.frame,
-            f.message
+            f.message()
         ));
     }
     if c.anomalies_suppressed > 0 {
