@@ -97,7 +97,7 @@ fn ends_before<C: Tracker>(config: &Limits, conn: &C, seg: &TcpSegment<'_>, ts: 
     if conn.close_complete() && idle > config.close_timeout {
         return true;
     }
-    let same_syn = pure_syn && conn.from_client(seg) && conn.client_isn() == Some(seg.seq);
+    let same_syn = pure_syn && conn.sent_by_client(seg) && conn.client_isn() == Some(seg.seq);
     if same_syn && conn.unanswered_attempt() {
         // A SYN retransmission joins its attempt however late it comes.
         return false;

@@ -78,7 +78,7 @@ pub trait Tracker {
     /// Time of the last segment.
     fn last_ts(&self) -> Timestamp;
     /// `seg` came from the endpoint judged to be the client.
-    fn from_client(&self, seg: &TcpSegment<'_>) -> bool;
+    fn sent_by_client(&self, seg: &TcpSegment<'_>) -> bool;
     /// Either side has sent a FIN or an accepted RST: a new SYN starts a new connection.
     fn closed_for_reuse(&self) -> bool;
     /// The close is complete: only late segments can still come.

@@ -4,14 +4,20 @@
 //!
 //! One file a concern, each an `impl Connection` block: [`connection`]
 //! (per-peer state and the per-segment dispatch), `handshake` (§3.5),
-//! `teardown` (§3.6 and RST, §3.10.7), `wireshark` (Wireshark's item
-//! counters), `verdict` and `finish` (the report).
+//! `data` (data checks and the transfer findings), `teardown` (§3.6 and RST,
+//! §3.10.7), `wireshark` (Wireshark's item counters), `verdict` and `finish`
+//! (the report).
 
 pub mod completeness;
 mod connection;
+mod data;
+mod finish;
+mod handshake;
 mod state;
+mod teardown;
 pub mod transfer;
 mod verdict;
+mod wireshark;
 pub mod zeek;
 
 pub use connection::Connection;

@@ -1,0 +1,71 @@
+//! The end of a connection: the checks that need all of it, the verdicts, and
+//! the report.
+
+use super::Connection;
+use super::state::State;
+use crate::model::connection::{
+    ConnectionReport, HandshakeRtt, Isns, PerSide, TransferReport, WiresharkCounts,
+};
+use crate::seq::SeqNumber;
+
+impl Connection {
+    /// Ends the connection and gives its verdict.
+    pub fn finish(mut self: Box<Self>, file: &std::sync::Arc<str>) -> ConnectionReport {
+        self.final_checks();
+        let hs = self.handshake_verdict();
+        let (close, closed_by) = self.close_verdict(hs);
+        self.findings.sort_by_key(|f| f.frame);
+        ConnectionReport {
+            id: self.id,
+            file: file.clone(),
+            client: self.client,
+            server: self.server,
+            first_frame: self.first_frame,
+            last_frame: self.last_frame,
+            start: self.start,
+            duration: self.last_ts.secs_since(self.start),
+            handshake: hs,
+            close,
+            closed_by,
+            client_state: self.c.state,
+            server_state: self.s.state,
+            conn_state: self.zeek.conn_state(),
+            history: self.zeek.history().to_string(),
+            completeness: self.completeness,
+            packets: PerSide {
+                client: self.c.packets,
+                server: self.s.packets,
+            },
+            payload_bytes: PerSide {
+                client: self.c.payload_bytes,
+                server: self.s.payload_bytes,
+            },
+            handshake_rtt: HandshakeRtt {
+                syn_to_synack: self.rtt_syn_synack,
+                synack_to_ack: self.rtt_synack_ack,
+            },
+            isn: Isns {
+                client: self.c.isn.map(|s| s.0),
+                server: self.s.isn.map(|s| s.0),
+            },
+            transfer: {
+                let (client, server) = self.transfer.stats(self.last_ts);
+                TransferReport { client, server }
+            },
+            tcp_analysis: WiresharkCounts(self.ws_counts),
+            anomalies: self.findings,
+            anomalies_suppressed: self.suppressed_findings,
+            evicted: self.evicted,
+        }
+    }
+
+    /// Both endpoints' RFC 9293 states now (client, server).
+    pub fn states(&self) -> (State, State) {
+        (self.c.state, self.s.state)
+    }
+
+    /// Base of each side's relative numbers (client, server), as far as known.
+    pub fn bases(&self) -> (Option<SeqNumber>, Option<SeqNumber>) {
+        (self.c.base, self.s.base)
+    }
+}
