@@ -246,7 +246,7 @@ pub enum Value {
     /// A raw 32-bit sequence or acknowledgment number.
     Seq(u32),
     Text(&'static str),
-    /// A flag combination, written as in the table (`SYN|ACK`).
+    /// A flag combination, written as Wireshark lists it (`SYN, FIN`).
     Flags(TcpFlags),
 }
 

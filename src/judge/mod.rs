@@ -15,6 +15,8 @@ mod finish;
 mod handshake;
 mod state;
 mod teardown;
+#[cfg(test)]
+mod tests;
 pub mod transfer;
 mod verdict;
 mod wireshark;

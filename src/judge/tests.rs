@@ -1,0 +1,588 @@
+//! The judge driven segment by segment, grouped by RFC 9293 state as smoltcp
+//! groups its socket tests: no capture files, only segment literals.
+
+use super::{Config, Connection, State};
+use crate::capture::Timestamp;
+use crate::decode::{IpAddress, TcpFlags, TcpSegment};
+use crate::findings::{FindingKind as K, Severity};
+use crate::flow::{FlowTable, Tracker, roles};
+use crate::model::connection::{Close, ClosedBy, ConnectionReport, Handshake};
+use crate::seq::SeqNumber;
+
+const FIN: u16 = TcpFlags::FIN;
+const SYN: u16 = TcpFlags::SYN;
+const RST: u16 = TcpFlags::RST;
+const PSH: u16 = TcpFlags::PSH;
+const ACK: u16 = TcpFlags::ACK;
+
+const CLIENT: (IpAddress, u16) = (IpAddress::V4([10, 0, 0, 1]), 40000);
+const SERVER: (IpAddress, u16) = (IpAddress::V4([10, 0, 0, 2]), 80);
+const ISN_C: u32 = 1000;
+const ISN_S: u32 = 5000;
+
+static PAYLOAD: [u8; 1500] = [0; 1500];
+
+/// A segment literal: `len` bytes of payload, a 64 KiB window, no options.
+fn segment(from_client: bool, flags: u16, seq: u32, ack: u32, len: u32) -> TcpSegment<'static> {
+    let (src, dst) = if from_client {
+        (CLIENT, SERVER)
+    } else {
+        (SERVER, CLIENT)
+    };
+    TcpSegment {
+        src: src.0,
+        dst: dst.0,
+        src_port: src.1,
+        dst_port: dst.1,
+        seq: SeqNumber(seq),
+        ack: SeqNumber(ack),
+        flags: TcpFlags(flags),
+        window: 65535,
+        urgent: 0,
+        header_len: 20,
+        payload_len: len,
+        options: &[],
+        payload: &PAYLOAD[..len as usize],
+    }
+}
+
+/// Both ends of one connection: keeps each side's next sequence number so a
+/// test writes only flags and lengths, and numbers segments from frame 1, 1 ms apart.
+struct Wire {
+    conn: Option<Box<Connection>>,
+    config: Config,
+    frame: u64,
+    ts: Timestamp,
+    c_nxt: u32,
+    s_nxt: u32,
+}
+
+impl Wire {
+    fn new() -> Wire {
+        Wire {
+            conn: None,
+            config: Config::default(),
+            frame: 0,
+            ts: Timestamp::from_parts(1_000, 0),
+            c_nxt: ISN_C,
+            s_nxt: ISN_S,
+        }
+    }
+
+    /// Sends one segment with explicit numbers; returns its frame.
+    fn raw(&mut self, from_client: bool, flags: u16, seq: u32, ack: u32, len: u32) -> u64 {
+        self.frame += 1;
+        self.ts = Timestamp(self.ts.0 + 1_000_000);
+        let seg = segment(from_client, flags, seq, ack, len);
+        let (frame, ts) = (self.frame, self.ts);
+        let config = &self.config;
+        let conn = self.conn.get_or_insert_with(|| {
+            let (client, server) = roles(&seg);
+            Box::new(Connection::open(
+                1, frame, ts, &seg, client, server, None, config,
+            ))
+        });
+        conn.process(frame, ts, &seg);
+        let end = seq
+            .wrapping_add(len)
+            .wrapping_add((flags & SYN != 0) as u32)
+            .wrapping_add((flags & FIN != 0) as u32);
+        let nxt = if from_client {
+            &mut self.c_nxt
+        } else {
+            &mut self.s_nxt
+        };
+        if end.wrapping_sub(*nxt) as i32 > 0 {
+            *nxt = end;
+        }
+        frame
+    }
+
+    /// The client sends at its next sequence number, acknowledging all it saw.
+    fn c(&mut self, flags: u16, len: u32) -> u64 {
+        let ack = if flags & ACK != 0 { self.s_nxt } else { 0 };
+        self.raw(true, flags, self.c_nxt, ack, len)
+    }
+
+    fn s(&mut self, flags: u16, len: u32) -> u64 {
+        let ack = if flags & ACK != 0 { self.c_nxt } else { 0 };
+        self.raw(false, flags, self.s_nxt, ack, len)
+    }
+
+    fn wait(&mut self, secs: f64) {
+        self.ts = Timestamp(self.ts.0 + (secs * 1e9) as i64);
+    }
+
+    fn handshake(&mut self) {
+        self.c(SYN, 0);
+        self.s(SYN | ACK, 0);
+        self.c(ACK, 0);
+    }
+
+    /// (client, server) states now.
+    fn states(&self) -> (State, State) {
+        self.conn.as_ref().expect("no segment yet").states()
+    }
+
+    fn finish(self) -> ConnectionReport {
+        self.conn.expect("no segment yet").finish(&"test".into())
+    }
+}
+
+/// Findings as `kind@frame`, in frame order.
+fn findings(r: &ConnectionReport) -> Vec<String> {
+    r.anomalies
+        .iter()
+        .map(|f| format!("{}@{}", f.kind, f.frame))
+        .collect()
+}
+
+fn verdict(r: &ConnectionReport) -> (Handshake, Close, Option<ClosedBy>) {
+    (r.handshake, r.close, r.closed_by)
+}
+
+mod handshake {
+    //! RFC 9293 §3.5: LISTEN, SYN-SENT, SYN-RECEIVED.
+    use super::*;
+
+    #[test]
+    fn three_way_handshake_walks_both_ends_to_established() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        assert_eq!(w.states(), (State::SynSent, State::Listen));
+        w.s(SYN | ACK, 0);
+        assert_eq!(w.states(), (State::Established, State::SynReceived));
+        w.c(ACK, 0);
+        assert_eq!(w.states(), (State::Established, State::Established));
+        let r = w.finish();
+        assert_eq!(verdict(&r), (Handshake::Complete, Close::Open, None));
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert_eq!(r.isn.client, Some(ISN_C));
+        assert_eq!(r.isn.server, Some(ISN_S));
+    }
+
+    #[test]
+    fn synack_with_wrong_ack_leaves_the_client_in_syn_sent() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.raw(false, SYN | ACK, ISN_S, ISN_C + 5, 0);
+        assert_eq!(w.states(), (State::SynSent, State::SynReceived));
+        let r = w.finish();
+        // The ack beyond the SYN also acknowledges bytes never seen (Wireshark's ack_lost_segment).
+        assert_eq!(findings(&r), ["synack_wrong_ack@2", "acked_unseen@2"]);
+        assert_eq!(r.anomalies[0].severity, Severity::Error);
+        assert_eq!(
+            r.anomalies[0].message().to_string(),
+            "expected the SYN-ACK to acknowledge 1 (client ISN+1, raw 1001), saw ack 5 (raw 1005) at frame 2"
+        );
+        assert_eq!(r.handshake, Handshake::Invalid);
+    }
+
+    #[test]
+    fn third_ack_with_wrong_ack_does_not_complete_the_handshake() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.s(SYN | ACK, 0);
+        // Acknowledges the server's ISN itself, not ISN+1.
+        w.raw(true, ACK, ISN_C + 1, ISN_S, 0);
+        assert_eq!(w.states(), (State::Established, State::SynReceived));
+        let r = w.finish();
+        assert_eq!(findings(&r), ["handshake_ack_wrong@3"]);
+        assert_eq!(r.handshake, Handshake::Invalid);
+    }
+
+    #[test]
+    fn third_ack_with_wrong_seq_is_reported() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.s(SYN | ACK, 0);
+        w.raw(true, ACK, ISN_C, ISN_S + 1, 0);
+        let r = w.finish();
+        // Seq one below the next looks like a keep-alive to the transfer analysis.
+        assert_eq!(findings(&r), ["keep_alive@3", "handshake_ack_wrong@3"]);
+        assert_eq!(
+            r.anomalies[1].message().to_string(),
+            "expected the third ACK to carry seq 1 (client ISN+1, raw 1001), saw seq 0 (raw 1000) at frame 3"
+        );
+    }
+
+    #[test]
+    fn simultaneous_open_synchronizes_both_ends() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.s(SYN, 0);
+        assert_eq!(w.states(), (State::SynReceived, State::SynReceived));
+        w.raw(true, SYN | ACK, ISN_C, ISN_S + 1, 0);
+        w.raw(false, SYN | ACK, ISN_S, ISN_C + 1, 0);
+        assert_eq!(w.states(), (State::Established, State::Established));
+        let r = w.finish();
+        assert_eq!(r.handshake, Handshake::SimultaneousOpen);
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+    }
+
+    #[test]
+    fn syn_resent_with_a_new_isn_replaces_the_old_one() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.raw(true, SYN, 7000, 0, 0);
+        w.c_nxt = 7001;
+        w.s(SYN | ACK, 0);
+        w.c(ACK, 0);
+        let r = w.finish();
+        assert_eq!(findings(&r), ["syn_isn_changed@2"]);
+        assert_eq!(r.isn.client, Some(7000));
+        assert_eq!(r.handshake, Handshake::Complete);
+    }
+
+    #[test]
+    fn syn_resent_with_the_same_isn_is_a_retransmission() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.raw(true, SYN, ISN_C, 0, 0);
+        w.s(SYN | ACK, 0);
+        w.c(ACK, 0);
+        let r = w.finish();
+        assert_eq!(findings(&r), ["syn_retransmission@2"]);
+        assert_eq!(r.handshake, Handshake::Complete);
+    }
+
+    #[test]
+    fn unanswered_syn() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        let r = w.finish();
+        assert_eq!(verdict(&r), (Handshake::Unanswered, Close::None, None));
+        assert_eq!(
+            (r.client_state, r.server_state),
+            (State::SynSent, State::Listen)
+        );
+    }
+}
+
+mod reset {
+    //! RST in the handshake states (RFC 9293 §3.10.7.3) and after it (§3.10.7.4).
+    use super::*;
+
+    #[test]
+    fn rst_answering_the_syn_refuses_the_connection() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.raw(false, RST | ACK, 0, ISN_C + 1, 0);
+        assert_eq!(w.states(), (State::Closed, State::Closed));
+        let r = w.finish();
+        assert_eq!(verdict(&r), (Handshake::Refused, Close::None, None));
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+    }
+
+    #[test]
+    fn rst_in_syn_sent_not_acknowledging_the_syn_is_ignored() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.raw(false, RST | ACK, 0, ISN_C + 7, 0);
+        assert_eq!(w.states(), (State::SynSent, State::Listen));
+        let r = w.finish();
+        assert_eq!(findings(&r), ["acked_unseen@2", "rst_out_of_window@2"]);
+        assert_ne!(r.handshake, Handshake::Refused);
+    }
+
+    #[test]
+    fn rst_without_ack_cannot_answer_a_syn() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.raw(false, RST, 0, 0, 0);
+        let r = w.finish();
+        assert_eq!(findings(&r), ["rst_out_of_window@2"]);
+        assert_eq!(
+            r.anomalies[0].message().to_string(),
+            "a RST without ACK cannot answer a SYN (RFC 9293 §3.10.7.3), at frame 2"
+        );
+    }
+
+    #[test]
+    fn client_rst_in_syn_received_aborts_the_handshake() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        w.s(SYN | ACK, 0);
+        w.c(RST, 0);
+        assert_eq!(w.states(), (State::Closed, State::Closed));
+        let r = w.finish();
+        assert_eq!(r.handshake, Handshake::Aborted);
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+    }
+
+    #[test]
+    fn rst_in_established_resets_the_connection() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.s(RST | ACK, 0);
+        let r = w.finish();
+        assert_eq!(
+            verdict(&r),
+            (Handshake::Complete, Close::Reset, Some(ClosedBy::Server))
+        );
+        assert_eq!(
+            (r.client_state, r.server_state),
+            (State::Closed, State::Closed)
+        );
+    }
+
+    #[test]
+    fn rst_outside_the_window_does_not_end_the_connection() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(PSH | ACK, 10);
+        w.s(ACK, 0);
+        w.raw(false, RST, ISN_S + 1 + 1_000_000, 0, 0);
+        assert_eq!(w.states(), (State::Established, State::Established));
+        let r = w.finish();
+        assert_eq!(findings(&r), ["rst_out_of_window@6"]);
+        assert_eq!(r.close, Close::Open);
+    }
+}
+
+mod teardown {
+    //! FIN-WAIT-1/2, CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT (RFC 9293 §3.6).
+    use super::*;
+
+    #[test]
+    fn fin_ack_three_way_close() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(FIN | ACK, 0);
+        assert_eq!(w.states(), (State::FinWait1, State::CloseWait));
+        // The server acknowledges the FIN and sends its own in one segment.
+        w.s(FIN | ACK, 0);
+        assert_eq!(w.states(), (State::TimeWait, State::LastAck));
+        w.c(ACK, 0);
+        assert_eq!(w.states(), (State::TimeWait, State::Closed));
+        let r = w.finish();
+        assert_eq!(
+            verdict(&r),
+            (Handshake::Complete, Close::Graceful, Some(ClosedBy::Client))
+        );
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+    }
+
+    #[test]
+    fn four_way_close_passes_fin_wait_2() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.s(FIN | ACK, 0);
+        w.c(ACK, 0);
+        assert_eq!(w.states(), (State::CloseWait, State::FinWait2));
+        w.c(FIN | ACK, 0);
+        w.s(ACK, 0);
+        let r = w.finish();
+        assert_eq!(
+            (r.client_state, r.server_state),
+            (State::Closed, State::TimeWait)
+        );
+        assert_eq!(
+            verdict(&r),
+            (Handshake::Complete, Close::Graceful, Some(ClosedBy::Server))
+        );
+    }
+
+    #[test]
+    fn crossing_fins_are_a_simultaneous_close() {
+        let mut w = Wire::new();
+        w.handshake();
+        // Both FINs leave before either arrives: neither acknowledges the other.
+        w.raw(true, FIN | ACK, ISN_C + 1, ISN_S + 1, 0);
+        w.raw(false, FIN | ACK, ISN_S + 1, ISN_C + 1, 0);
+        assert_eq!(w.states(), (State::Closing, State::Closing));
+        w.c(ACK, 0);
+        w.s(ACK, 0);
+        assert_eq!(w.states(), (State::TimeWait, State::TimeWait));
+        let r = w.finish();
+        assert_eq!(
+            verdict(&r),
+            (
+                Handshake::Complete,
+                Close::Simultaneous,
+                Some(ClosedBy::Both)
+            )
+        );
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+    }
+
+    #[test]
+    fn fin_with_data() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(PSH | FIN | ACK, 100);
+        w.s(ACK, 0);
+        assert_eq!(w.states(), (State::FinWait2, State::CloseWait));
+        w.s(FIN | ACK, 0);
+        w.c(ACK, 0);
+        let r = w.finish();
+        assert_eq!(
+            verdict(&r),
+            (Handshake::Complete, Close::Graceful, Some(ClosedBy::Client))
+        );
+        assert_eq!(r.payload_bytes.client, 100);
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+    }
+
+    #[test]
+    fn half_close_keeps_data_flowing_the_other_way() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(FIN | ACK, 0);
+        w.s(ACK, 0);
+        w.s(PSH | ACK, 300);
+        w.c(ACK, 0);
+        assert_eq!(w.states(), (State::FinWait2, State::CloseWait));
+        let r = w.finish();
+        assert_eq!(
+            verdict(&r),
+            (
+                Handshake::Complete,
+                Close::HalfClosed,
+                Some(ClosedBy::Client)
+            )
+        );
+        assert_eq!(r.payload_bytes.server, 300);
+        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+    }
+
+    #[test]
+    fn data_after_the_senders_own_fin() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(FIN | ACK, 0);
+        w.s(ACK, 0);
+        let frame = w.c(PSH | ACK, 50);
+        let r = w.finish();
+        assert!(
+            findings(&r).contains(&format!("data_after_fin@{frame}")),
+            "{:?}",
+            findings(&r)
+        );
+        let f = r
+            .anomalies
+            .iter()
+            .find(|f| f.kind == K::DataAfterFin)
+            .unwrap();
+        assert_eq!(
+            f.message().to_string(),
+            "expected no data past the client's FIN at 1, saw data up to 52 (51 bytes) at frame 6"
+        );
+    }
+
+    #[test]
+    fn fin_resent_is_a_retransmission() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(FIN | ACK, 0);
+        w.raw(true, FIN | ACK, ISN_C + 1, ISN_S + 1, 0);
+        let r = w.finish();
+        assert_eq!(findings(&r), ["fin_retransmission@5"]);
+    }
+
+    #[test]
+    fn fin_acknowledged_without_plus_one_is_not_counted() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(PSH | ACK, 100);
+        w.s(PSH | ACK, 1000);
+        w.c(ACK, 0);
+        let cfin = w.c_nxt;
+        w.c(FIN | ACK, 0);
+        // The server acknowledges the FIN's own number, then closes, many round trips later.
+        w.raw(false, ACK, w.s_nxt, cfin, 0);
+        w.wait(0.05);
+        let fin = w.raw(false, FIN | ACK, w.s_nxt, cfin, 0);
+        w.c(ACK, 0);
+        let r = w.finish();
+        assert!(
+            findings(&r).contains(&format!("fin_not_counted@{fin}")),
+            "{:?}",
+            findings(&r)
+        );
+        assert_eq!(r.close, Close::UnackedFin);
+        // The client's FIN was never acknowledged with FIN+1: it received the
+        // server's FIN in FIN-WAIT-1 and is left in CLOSING.
+        assert_eq!(r.client_state, State::Closing);
+    }
+}
+
+mod every_segment {
+    //! Checks on every segment (RFC 9293 §3.1 flags, §3.10.7 ACK after synchronization).
+    use super::*;
+
+    #[test]
+    fn invalid_flags_are_worded_with_their_flags() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(SYN | FIN, 0);
+        let r = w.finish();
+        assert_eq!(findings(&r), ["invalid_flags@4"]);
+        assert_eq!(
+            r.anomalies[0].message().to_string(),
+            "client sent a segment with SYN and FIN together [SYN, FIN] at frame 4"
+        );
+        let json = serde_json::to_value(r.anomalies[0]).unwrap();
+        assert_eq!(json["expected"], "a valid flag combination");
+        assert_eq!(json["actual"], "SYN, FIN");
+        assert_eq!(json["message"], r.anomalies[0].message().to_string());
+    }
+
+    #[test]
+    fn findings_past_the_cap_are_counted_not_kept() {
+        let mut w = Wire::new();
+        w.handshake();
+        for _ in 0..1000 {
+            w.c(PSH, 10);
+        }
+        let r = w.finish();
+        assert_eq!(r.anomalies.len(), super::super::connection::MAX_FINDINGS);
+        assert!(r.anomalies.iter().all(|f| f.kind == K::MissingAckFlag));
+        assert_eq!(r.anomalies.len() as u64 + r.anomalies_suppressed, 1000);
+        // The kept ones are the first, in frame order.
+        assert_eq!(r.anomalies[0].frame, 4);
+        assert_eq!(r.anomalies.last().unwrap().frame, 259);
+    }
+}
+
+mod table {
+    //! The flow table around the judge: where one connection ends and the next begins.
+    use super::*;
+
+    #[test]
+    fn new_syn_in_time_wait_is_a_reuse() {
+        let mut t = FlowTable::new(Config::default(), 1);
+        let mut reports = Vec::new();
+        let mut emit = |c: Box<Connection>| reports.push(c.finish(&"test".into()));
+        let mut frame = 0;
+        let mut send = |t: &mut FlowTable<Config>,
+                        emit: &mut dyn FnMut(Box<Connection>),
+                        secs: i64,
+                        from_client: bool,
+                        flags: u16,
+                        seq: u32,
+                        ack: u32| {
+            frame += 1;
+            let seg = segment(from_client, flags, seq, ack, 0);
+            t.segment(frame, Timestamp::from_parts(secs, frame as i64), &seg, emit);
+        };
+        send(&mut t, &mut emit, 1, true, SYN, ISN_C, 0);
+        send(&mut t, &mut emit, 1, false, SYN | ACK, ISN_S, ISN_C + 1);
+        send(&mut t, &mut emit, 1, true, ACK, ISN_C + 1, ISN_S + 1);
+        send(&mut t, &mut emit, 1, true, FIN | ACK, ISN_C + 1, ISN_S + 1);
+        send(&mut t, &mut emit, 1, false, FIN | ACK, ISN_S + 1, ISN_C + 2);
+        send(&mut t, &mut emit, 1, true, ACK, ISN_C + 2, ISN_S + 2);
+        // Ten seconds later, well within 2·MSL: the client is still in TIME-WAIT.
+        send(&mut t, &mut emit, 11, true, SYN, 90_000, 0);
+        t.finish_all(&mut emit);
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[0].close, Close::Graceful);
+        assert_eq!(reports[0].client_state, State::TimeWait);
+        assert_eq!(findings(&reports[1]), ["port_reuse@7", "time_wait_reuse@7"]);
+        assert_eq!(
+            reports[1].anomalies[1].message().to_string(),
+            "new SYN 10.000 s after the previous connection closed with FINs, within 2·MSL (120 s): the side that closed first may still be in TIME-WAIT"
+        );
+        assert_eq!(reports[1].tcp_analysis.get("tcp.analysis.reused_ports"), 1);
+    }
+}
