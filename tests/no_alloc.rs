@@ -12,6 +12,7 @@ use tcpshake::capture::{Frame, read_capture};
 use tcpshake::decode::{Decoded, decode_frame};
 use tcpshake::flow::FlowTable;
 use tcpshake::judge::Config;
+use tcpshake::model::connection::ConnectionReport;
 
 struct Counting;
 
@@ -51,21 +52,46 @@ fn long_connection(n: usize) -> Vec<u8> {
     eth_pcap(&[&d])
 }
 
+/// One connection flooded after its handshake with `n` segments of `flags`
+/// that each raise a finding, far past the per-connection cap. Without payload,
+/// so that the unacknowledged-segment list (bounded, but growing up to its own
+/// cap) stays out of the count.
+fn flood(n: usize, flags: u16, len: usize) -> Vec<u8> {
+    let mut d = Dialog::basic();
+    d.handshake();
+    for _ in 0..n {
+        d.c(flags, len);
+    }
+    eth_pcap(&[&d])
+}
+
 /// Allocations made by reading, decoding and judging a whole capture.
 fn pipeline_allocations(bytes: Vec<u8>) -> (u64, u64) {
+    let (allocs, segments, _) = judged(bytes);
+    (allocs, segments)
+}
+
+/// Allocations while reading, decoding and judging (not while reporting),
+/// segments seen, and the reports of the connections.
+fn judged(bytes: Vec<u8>) -> (u64, u64, Vec<ConnectionReport>) {
     let mut table = FlowTable::new(Config::default(), 1);
     let mut segments = 0u64;
+    let mut ended = Vec::new();
     let start = allocations();
     {
         let mut sink = |f: &Frame<'_>| {
             if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
                 segments += 1;
-                table.segment(f.number, f.ts, &s, &mut |_| {});
+                table.segment(f.number, f.ts, &s, &mut |c| ended.push(c));
             }
         };
         read_capture(Path::new("mem"), Cursor::new(bytes), &mut sink).unwrap();
     }
-    (allocations() - start, segments)
+    let allocs = allocations() - start;
+    table.finish_all(&mut |c| ended.push(c));
+    let file = "mem".into();
+    let reports = ended.into_iter().map(|c| c.finish(&file)).collect();
+    (allocs, segments, reports)
 }
 
 #[test]
@@ -102,4 +128,38 @@ fn decoding_allocates_nothing() {
     }
     assert!(tcp > 11);
     assert_eq!(allocations(), before);
+}
+
+/// Findings past the per-connection cap are counted, never built: a flood of
+/// invalid segments costs no more allocations than a short burst.
+#[test]
+fn dropped_findings_allocate_nothing() {
+    for (what, flags, len, kind) in [
+        ("missing ACK flag", PSH, 0, "missing_ack_flag"),
+        ("SYN+FIN", SYN | FIN, 0, "invalid_flags"),
+    ] {
+        let (small, n_small, r_small) = judged(flood(1_000, flags, len));
+        let (large, n_large, r_large) = judged(flood(20_000, flags, len));
+        assert_eq!((n_small, n_large), (1_003, 20_003), "{what}");
+        assert_eq!(
+            small, large,
+            "{what}: allocations grew with the flood: {small} for {n_small} segments, {large} for {n_large}"
+        );
+        // The flood really went past the cap, and every finding was counted.
+        for (r, n) in [(&r_small[0], 1_000u64), (&r_large[0], 20_000)] {
+            let flooded = r.anomalies.iter().filter(|f| f.kind.id() == kind).count() as u64;
+            assert!(flooded > 0 && r.anomalies_suppressed > 0, "{what}");
+            assert!(
+                r.anomalies.len() as u64 + r.anomalies_suppressed >= n,
+                "{what}: {} kept + {} suppressed < {n}",
+                r.anomalies.len(),
+                r.anomalies_suppressed
+            );
+        }
+        assert_eq!(
+            r_small[0].anomalies.len(),
+            r_large[0].anomalies.len(),
+            "{what}"
+        );
+    }
 }
