@@ -45,13 +45,16 @@ impl Severity {
 }
 
 macro_rules! catalogue {
-    ($($variant:ident => $id:literal, $sev:ident, $ws:expr, $transfer:literal, $meaning:literal;)*) => {
+    ($($variant:ident => $id:literal, $sev:ident, $ws:expr, $transfer:literal, $once:literal, $meaning:literal;)*) => {
         /// A kind of finding. The id (snake_case) is stable: scripts and policies use it.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum FindingKind { $($variant,)* }
 
         /// Every kind, in catalogue order.
         pub const ALL_KINDS: &[FindingKind] = &[$(FindingKind::$variant,)*];
+
+        /// How many kinds there are (`FindingKind as usize` indexes arrays of this length).
+        pub const KIND_COUNT: usize = [$(FindingKind::$variant,)*].len();
 
         impl FindingKind {
             pub fn id(self) -> &'static str {
@@ -72,6 +75,11 @@ macro_rules! catalogue {
             /// Raised by the data-transfer analysis (a flag of its per-segment outcome).
             pub fn is_transfer(self) -> bool {
                 match self { $(FindingKind::$variant => $transfer,)* }
+            }
+            /// Repeats from the same side are consequences of one event (one FIN
+            /// followed by more data): listed once per connection, with a count.
+            pub fn reported_once(self) -> bool {
+                match self { $(FindingKind::$variant => $once,)* }
             }
             pub fn from_id(id: &str) -> Option<FindingKind> {
                 match id { $($id => Some(FindingKind::$variant),)* _ => None }
@@ -125,83 +133,83 @@ wireshark_items! {
 }
 
 // Columns: id, severity, Wireshark item on the same frames, raised by the
-// data-transfer analysis, meaning.
+// data-transfer analysis, listed once per side with a count, meaning.
 catalogue! {
     // Handshake (RFC 9293 §3.5).
-    SynackWrongAck => "synack_wrong_ack", Error, None, false,
+    SynackWrongAck => "synack_wrong_ack", Error, None, false, false,
         "the SYN-ACK does not acknowledge the client's ISN+1 (plus SYN data for TFO)";
-    HandshakeAckWrong => "handshake_ack_wrong", Error, None, false,
+    HandshakeAckWrong => "handshake_ack_wrong", Error, None, false, false,
         "the third ACK's seq is not ISN_c+1 or its ack is not ISN_s+1";
-    SynackIsnChanged => "synack_isn_changed", Error, None, false,
+    SynackIsnChanged => "synack_isn_changed", Error, None, false, false,
         "the SYN-ACK was sent again with a different ISN";
-    SynackWrongDirection => "synack_wrong_direction", Error, None, false,
+    SynackWrongDirection => "synack_wrong_direction", Error, None, false, false,
         "the client, which sent the SYN, sent a SYN-ACK without a SYN from the server";
     // Teardown (RFC 9293 §3.6).
-    DataAfterFin => "data_after_fin", Error, None, false,
+    DataAfterFin => "data_after_fin", Error, None, false, true,
         "data beyond the sender's own FIN";
-    FinNotCounted => "fin_not_counted", Error, None, false,
+    FinNotCounted => "fin_not_counted", Error, None, false, false,
         "the peer acknowledged the FIN's own sequence number instead of FIN+1 and went on to close";
     // Every segment.
-    MissingAckFlag => "missing_ack_flag", Error, None, false,
+    MissingAckFlag => "missing_ack_flag", Error, None, false, false,
         "a segment without ACK after synchronization (only RST may omit it)";
-    InvalidFlags => "invalid_flags", Error, None, false,
+    InvalidFlags => "invalid_flags", Error, None, false, false,
         "an impossible flag combination: SYN+FIN, SYN+RST, FIN+RST, no flags, or FIN+PSH+URG without ACK";
-    SynRetransmission => "syn_retransmission", Warning, None, false,
+    SynRetransmission => "syn_retransmission", Warning, None, false, false,
         "the SYN was sent again with the same ISN";
-    SynackRetransmission => "synack_retransmission", Warning, None, false,
+    SynackRetransmission => "synack_retransmission", Warning, None, false, false,
         "the SYN-ACK was sent again with the same ISN";
-    SynIsnChanged => "syn_isn_changed", Warning, None, false,
+    SynIsnChanged => "syn_isn_changed", Warning, None, false, false,
         "the client sent a new SYN with a different ISN before the handshake completed";
-    FinRetransmission => "fin_retransmission", Warning, None, false,
+    FinRetransmission => "fin_retransmission", Warning, None, false, false,
         "the FIN was sent again";
-    DataBeforeEstablished => "data_before_established", Warning, None, false,
+    DataBeforeEstablished => "data_before_established", Warning, None, false, false,
         "data sent before the sender could have been ESTABLISHED (and not TCP Fast Open)";
-    UnexpectedSyn => "unexpected_syn", Warning, None, false,
+    UnexpectedSyn => "unexpected_syn", Warning, None, false, false,
         "a SYN inside an established connection";
-    RstOutOfWindow => "rst_out_of_window", Warning, None, false,
+    RstOutOfWindow => "rst_out_of_window", Warning, None, false, false,
         "a RST the receiver must ignore (RFC 5961 §3.2 / RFC 9293 §3.10.7): it did not end the connection";
-    PortReuse => "port_reuse", Info, Some(ReusedPorts), false,
+    PortReuse => "port_reuse", Info, Some(ReusedPorts), false, false,
         "a new connection on a 4-tuple already used earlier in the capture";
-    TimeWaitReuse => "time_wait_reuse", Info, None, false,
+    TimeWaitReuse => "time_wait_reuse", Info, None, false, false,
         "a new SYN on the 4-tuple within 2·MSL of the previous connection's close";
-    SynWithData => "syn_with_data", Info, None, false,
+    SynWithData => "syn_with_data", Info, None, false, false,
         "a SYN carried data without a TCP Fast Open cookie, or a SYN-ACK carried data";
-    AckNonzeroWithoutAckFlag => "ack_nonzero_without_ack_flag", Info, None, false,
+    AckNonzeroWithoutAckFlag => "ack_nonzero_without_ack_flag", Info, None, false, false,
         "the acknowledgment field is non-zero while the ACK flag is clear";
     // Data transfer (RFC 9293 §3.8-3.10; Wireshark's tcp.analysis).
-    Retransmission => "retransmission", Warning, Some(Retransmission), true,
+    Retransmission => "retransmission", Warning, Some(Retransmission), true, false,
         "the segment resends sequence space already sent (the sender's timer fired)";
-    FastRetransmission => "fast_retransmission", Warning, Some(FastRetransmission), true,
+    FastRetransmission => "fast_retransmission", Warning, Some(FastRetransmission), true, false,
         "a retransmission right after two or more duplicate ACKs asked for it (RFC 5681 §3.2)";
-    SpuriousRetransmission => "spurious_retransmission", Warning, Some(SpuriousRetransmission), true,
+    SpuriousRetransmission => "spurious_retransmission", Warning, Some(SpuriousRetransmission), true, false,
         "a retransmission of data the receiver had already acknowledged";
-    OutOfOrder => "out_of_order", Warning, Some(OutOfOrder), true,
+    OutOfOrder => "out_of_order", Warning, Some(OutOfOrder), true, false,
         "a segment older than the highest sent, arriving within one round trip: reordered, not resent";
-    SegmentGap => "segment_gap", Warning, Some(LostSegment), true,
+    SegmentGap => "segment_gap", Warning, Some(LostSegment), true, false,
         "the segment starts beyond the next expected byte: the bytes in between were not captured";
-    AckedUnseen => "acked_unseen", Warning, Some(AckLostSegment), true,
+    AckedUnseen => "acked_unseen", Warning, Some(AckLostSegment), true, false,
         "the peer acknowledges bytes that were never seen in the capture";
-    DuplicateAck => "duplicate_ack", Info, Some(DuplicateAck), true,
+    DuplicateAck => "duplicate_ack", Info, Some(DuplicateAck), true, false,
         "a pure ACK repeating the previous ACK and window: the receiver is missing a segment";
-    ZeroWindow => "zero_window", Warning, Some(ZeroWindow), true,
+    ZeroWindow => "zero_window", Warning, Some(ZeroWindow), true, false,
         "the receiver advertises a zero window: the sender must stop";
-    ZeroWindowProbe => "zero_window_probe", Info, Some(ZeroWindowProbe), true,
+    ZeroWindowProbe => "zero_window_probe", Info, Some(ZeroWindowProbe), true, false,
         "one byte sent into a zero window to probe it (RFC 9293 §3.8.6.1)";
-    ZeroWindowProbeAck => "zero_window_probe_ack", Info, Some(ZeroWindowProbeAck), true,
+    ZeroWindowProbeAck => "zero_window_probe_ack", Info, Some(ZeroWindowProbeAck), true, false,
         "the answer to a zero-window probe";
-    WindowFull => "window_full", Warning, Some(WindowFull), true,
+    WindowFull => "window_full", Warning, Some(WindowFull), true, false,
         "the segment fills the receiver's advertised window exactly";
-    WindowUpdate => "window_update", Info, Some(WindowUpdate), true,
+    WindowUpdate => "window_update", Info, Some(WindowUpdate), true, false,
         "a pure ACK that only changes the advertised window";
-    KeepAlive => "keep_alive", Info, Some(KeepAlive), true,
+    KeepAlive => "keep_alive", Info, Some(KeepAlive), true, false,
         "a keep-alive: zero or one byte at the next sequence number minus one";
-    KeepAliveAck => "keep_alive_ack", Info, Some(KeepAliveAck), true,
+    KeepAliveAck => "keep_alive_ack", Info, Some(KeepAliveAck), true, false,
         "the answer to a keep-alive";
-    DataBeyondWindow => "data_beyond_window", Warning, None, true,
+    DataBeyondWindow => "data_beyond_window", Warning, None, true, false,
         "data past the right edge of the receiver's advertised window (RFC 9293 §3.8.6)";
-    WindowShrink => "window_shrink", Warning, None, true,
+    WindowShrink => "window_shrink", Warning, None, true, false,
         "the receiver moved its window's right edge to the left, which RFC 9293 §3.8.6 says it should not";
-    AnalysisLimit => "analysis_limit", Info, None, true,
+    AnalysisLimit => "analysis_limit", Info, None, true, false,
         "the list of unacknowledged segments reached its cap; RTT and retransmission timing past it are not measured";
 }
 
@@ -285,6 +293,11 @@ pub struct Finding {
     pub actual: Option<Value>,
     /// The numbers the message is worded from (relative numbers: ISN = 0).
     pub detail: Detail,
+    /// Occurrences this entry stands for: more than 1 for a kind reported
+    /// once per side ([`FindingKind::reported_once`]).
+    pub count: u64,
+    /// The frame of the last occurrence.
+    pub last_frame: u64,
 }
 
 impl Finding {
@@ -298,6 +311,8 @@ impl Finding {
             expected: None,
             actual: None,
             detail,
+            count: 1,
+            last_frame: frame,
         }
     }
 
@@ -331,7 +346,8 @@ impl Serialize for Message<'_> {
 
 impl Serialize for Finding {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Finding", 7)?;
+        let repeated = self.count > 1;
+        let mut st = s.serialize_struct("Finding", if repeated { 9 } else { 7 })?;
         st.serialize_field("kind", &self.kind)?;
         st.serialize_field("severity", &self.severity)?;
         st.serialize_field("frame", &self.frame)?;
@@ -339,6 +355,10 @@ impl Serialize for Finding {
         st.serialize_field("expected", &self.expected)?;
         st.serialize_field("actual", &self.actual)?;
         st.serialize_field("message", &self.message())?;
+        if repeated {
+            st.serialize_field("count", &self.count)?;
+            st.serialize_field("last_frame", &self.last_frame)?;
+        }
         st.end()
     }
 }

@@ -4,12 +4,14 @@ use super::transfer::Transfer;
 use super::zeek::ZeekConn;
 use crate::capture::Timestamp;
 use crate::decode::{TcpFlags, TcpSegment};
-use crate::findings::{Detail as D, Finding, Side, Value, WS_ITEMS};
+use crate::findings::{Detail as D, Finding, FindingKind, Side, Value, WS_ITEMS};
 use crate::flow::{Endpoint, PreviousUse, Tracker};
+use crate::model::connection::KindCounts;
 use crate::seq::SeqNumber;
 
-/// Most findings kept per connection; the rest are counted.
-pub(super) const MAX_FINDINGS: usize = 256;
+pub use crate::model::connection::MAX_FINDINGS;
+/// Kinds reported once per side, times two sides.
+pub(super) const ONCE_SLOTS: usize = 2;
 
 /// What one endpoint has shown of itself.
 #[derive(Debug, Clone)]
@@ -121,7 +123,12 @@ pub struct Connection {
     /// Wireshark's per-frame items, counted as tshark counts them.
     pub(super) ws_counts: [u32; WS_ITEMS.len()],
     pub(super) findings: Vec<Finding>,
-    pub(super) suppressed_findings: u64,
+    /// Listed findings per severity (error, warning, info).
+    pub(super) listed: [u16; 3],
+    /// Findings past the cap, by kind.
+    pub(super) suppressed: KindCounts,
+    /// Where the entry of each kind reported once per side is (index into `findings`).
+    pub(super) once: [Option<(FindingKind, Side, u16)>; ONCE_SLOTS],
     pub evicted: bool,
 }
 
@@ -188,7 +195,9 @@ impl Connection {
             transfer: Transfer::default(),
             ws_counts: [0; WS_ITEMS.len()],
             findings: Vec::new(),
-            suppressed_findings: 0,
+            listed: [0; 3],
+            suppressed: KindCounts::default(),
+            once: [None; ONCE_SLOTS],
             evicted: false,
         };
         let f = seg.flags;
@@ -205,11 +214,33 @@ impl Connection {
         conn
     }
 
+    /// Keeps a finding: the first [`MAX_FINDINGS`] of each severity are listed,
+    /// so errors are never crowded out by warnings; the rest are counted by
+    /// kind. A kind reported once per side adds to its first entry instead.
     pub(super) fn push(&mut self, f: Finding) {
-        if self.findings.len() < MAX_FINDINGS {
+        if f.kind.reported_once()
+            && let Some(&(_, _, i)) = self
+                .once
+                .iter()
+                .flatten()
+                .find(|&&(k, side, _)| k == f.kind && side == f.from)
+        {
+            let first = &mut self.findings[i as usize];
+            first.count += 1;
+            first.last_frame = f.frame;
+            return;
+        }
+        let listed = &mut self.listed[f.severity as usize];
+        if (*listed as usize) < MAX_FINDINGS {
+            *listed += 1;
+            if f.kind.reported_once()
+                && let Some(slot) = self.once.iter_mut().find(|s| s.is_none())
+            {
+                *slot = Some((f.kind, f.from, self.findings.len() as u16));
+            }
             self.findings.push(f);
         } else {
-            self.suppressed_findings += 1;
+            self.suppressed.add(f.kind, 1);
         }
     }
 

@@ -3,7 +3,6 @@
 //! (§3.8-3.10, `transfer`).
 
 use super::Connection;
-use super::connection::MAX_FINDINGS;
 use super::state::State;
 use super::transfer::Outcome;
 use crate::capture::Timestamp;
@@ -95,16 +94,6 @@ impl Connection {
         }
         if any {
             self.count(WsItem::Flags);
-        }
-        if self.findings.len() >= MAX_FINDINGS {
-            // Past the cap, one per flag; a fast or spurious retransmission
-            // also carries the plain retransmission flag, counted once.
-            let mut n = fl.len() as u64;
-            if fl.has(K::FastRetransmission) || fl.has(K::SpuriousRetransmission) {
-                n -= 1;
-            }
-            self.suppressed_findings += n;
-            return;
         }
         let base = self.peer(from).base.unwrap_or_default();
         let peer_base = self.peer(from.other()).base.unwrap_or_default();

@@ -54,7 +54,8 @@ impl Connection {
             },
             tcp_analysis: WiresharkCounts(self.ws_counts),
             anomalies: self.findings,
-            anomalies_suppressed: self.suppressed_findings,
+            anomalies_suppressed: self.suppressed.0.iter().sum(),
+            suppressed: self.suppressed,
             evicted: self.evicted,
         }
     }

@@ -22,7 +22,7 @@ mod verdict;
 mod wireshark;
 pub mod zeek;
 
-pub use connection::Connection;
+pub use connection::{Connection, MAX_FINDINGS};
 pub use state::State;
 // Report data lives in `crate::model` and flow types in `crate::flow`; these
 // names stay here for callers that take everything from the judge.

@@ -545,6 +545,131 @@ mod every_segment {
     }
 }
 
+mod every_finding_counts {
+    //! The cap on listed findings: counted by kind, errors never crowded out,
+    //! consequences of one event listed once with their count.
+    use super::*;
+    use crate::model::connection::MAX_FINDINGS;
+    use crate::report::{Summary, connection_block};
+
+    #[test]
+    fn past_the_cap_findings_are_counted_by_kind() {
+        let mut w = Wire::new();
+        w.handshake();
+        for _ in 0..1000 {
+            w.c(PSH, 0);
+        }
+        let r = w.finish();
+        assert_eq!(r.anomalies.len(), MAX_FINDINGS);
+        assert_eq!(
+            r.suppressed.get(K::MissingAckFlag),
+            1000 - MAX_FINDINGS as u64
+        );
+        assert_eq!(r.anomalies_suppressed, 1000 - MAX_FINDINGS as u64);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["suppressed"]["missing_ack_flag"], 744);
+        assert_eq!(json["anomalies_suppressed"], 744);
+        // The summary sees all of them.
+        let mut sum = Summary::default();
+        sum.add(&r);
+        assert_eq!(sum.findings["missing_ack_flag"], 1000);
+        assert_eq!(sum.findings_by_severity["error"], 1000);
+        // The table says where the list stops.
+        let block = connection_block(&r);
+        assert!(
+            block.contains("    … and 744 more missing_ack_flag findings not listed (each severity lists its first 256)\n"),
+            "{block}"
+        );
+    }
+
+    #[test]
+    fn errors_are_listed_however_many_warnings_came_first() {
+        let mut w = Wire::new();
+        w.handshake();
+        let seq = w.c_nxt;
+        w.c(PSH | ACK, 10);
+        // The same ten bytes resent 300 times: 300 retransmission warnings.
+        for _ in 0..300 {
+            w.wait(1.0);
+            w.raw(true, PSH | ACK, seq, ISN_S + 1, 10);
+        }
+        let error = w.c(SYN | FIN, 0);
+        let r = w.finish();
+        let warnings = r
+            .anomalies
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
+        assert_eq!(warnings, MAX_FINDINGS);
+        assert_eq!(
+            r.suppressed.get(K::Retransmission),
+            300 - MAX_FINDINGS as u64
+        );
+        assert!(
+            findings(&r).contains(&format!("invalid_flags@{error}")),
+            "the error was crowded out"
+        );
+    }
+
+    #[test]
+    fn data_after_one_fin_is_listed_once_with_its_count() {
+        let mut w = Wire::new();
+        w.handshake();
+        w.c(FIN | ACK, 0);
+        w.s(ACK, 0);
+        let first = w.c(PSH | ACK, 10);
+        let mut last = first;
+        for _ in 1..50 {
+            last = w.c(PSH | ACK, 10);
+        }
+        // The server's data after its own FIN is another event.
+        w.s(FIN | ACK, 0);
+        let server = w.s(PSH | ACK, 5);
+        let r = w.finish();
+        let after: Vec<_> = r
+            .anomalies
+            .iter()
+            .filter(|f| f.kind == K::DataAfterFin)
+            .collect();
+        assert_eq!(after.len(), 2, "{:?}", findings(&r));
+        assert_eq!(
+            (
+                after[0].from,
+                after[0].frame,
+                after[0].last_frame,
+                after[0].count
+            ),
+            (crate::findings::Side::Client, first, last, 50)
+        );
+        assert_eq!(
+            (after[1].from, after[1].frame, after[1].count),
+            (crate::findings::Side::Server, server, 1)
+        );
+        let json = serde_json::to_value(after[0]).unwrap();
+        assert_eq!(json["count"], 50);
+        assert_eq!(json["last_frame"], last);
+        let single = serde_json::to_value(after[1]).unwrap();
+        assert!(single.get("count").is_none() && single.get("last_frame").is_none());
+        let mut sum = Summary::default();
+        sum.add(&r);
+        assert_eq!(sum.findings["data_after_fin"], 51);
+        assert!(
+            connection_block(&r).contains(&format!("(50 times, frames {first}–{last})")),
+            "{}",
+            connection_block(&r)
+        );
+    }
+
+    #[test]
+    fn kinds_reported_once_fit_their_slots() {
+        let once = crate::findings::ALL_KINDS
+            .iter()
+            .filter(|k| k.reported_once())
+            .count();
+        assert!(once * 2 <= super::super::connection::ONCE_SLOTS);
+    }
+}
+
 mod table {
     //! The flow table around the judge: where one connection ends and the next begins.
     use super::*;

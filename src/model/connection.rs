@@ -3,7 +3,7 @@
 //! `report`, `check` and `ladder` read.
 
 use crate::capture::Timestamp;
-use crate::findings::{Finding, WS_ITEMS};
+use crate::findings::{ALL_KINDS, Finding, FindingKind, KIND_COUNT, WS_ITEMS};
 use crate::flow::Endpoint;
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -298,6 +298,9 @@ pub struct ConnectionReport {
     /// Findings beyond the per-connection cap, counted but not listed.
     #[serde(skip_serializing_if = "is_zero")]
     pub anomalies_suppressed: u64,
+    /// The same, by kind.
+    #[serde(skip_serializing_if = "KindCounts::is_empty")]
+    pub suppressed: KindCounts,
     /// The table was full and this connection was ended early (`--max-connections`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub evicted: bool,
@@ -305,4 +308,64 @@ pub struct ConnectionReport {
 
 fn is_zero(v: &u64) -> bool {
     *v == 0
+}
+
+/// Most findings listed per connection and severity; the rest are counted by
+/// kind in [`ConnectionReport::suppressed`].
+pub const MAX_FINDINGS: usize = 256;
+
+/// A count per finding kind, serialized as a map of the non-zero ones in
+/// catalogue order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindCounts(pub [u64; KIND_COUNT]);
+
+impl Default for KindCounts {
+    fn default() -> KindCounts {
+        KindCounts([0; KIND_COUNT])
+    }
+}
+
+impl KindCounts {
+    pub fn add(&mut self, kind: FindingKind, n: u64) {
+        self.0[kind as usize] += n;
+    }
+
+    pub fn get(&self, kind: FindingKind) -> u64 {
+        self.0[kind as usize]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&n| n == 0)
+    }
+
+    /// The non-zero counts, in catalogue order.
+    pub fn iter(&self) -> impl Iterator<Item = (FindingKind, u64)> + '_ {
+        ALL_KINDS
+            .iter()
+            .map(|&k| (k, self.0[k as usize]))
+            .filter(|&(_, n)| n > 0)
+    }
+}
+
+impl Serialize for KindCounts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k.id(), &v)?;
+        }
+        m.end()
+    }
+}
+
+impl ConnectionReport {
+    /// Every finding of the connection by kind: listed ones (with their
+    /// repeats) and those past the cap.
+    pub fn finding_counts(&self) -> KindCounts {
+        let mut all = self.suppressed;
+        for f in &self.anomalies {
+            all.add(f.kind, f.count);
+        }
+        all
+    }
 }

@@ -45,7 +45,13 @@ fn opt(v: Option<f64>) -> String {
 impl<W: Write> Reporter for CsvReporter<W> {
     fn connection(&mut self, c: &ConnectionReport) -> io::Result<()> {
         self.header()?;
-        let count = |s: Severity| c.anomalies.iter().filter(|f| f.severity == s).count();
+        let all = c.finding_counts();
+        let count = |s: Severity| -> u64 {
+            all.iter()
+                .filter(|(k, _)| k.severity() == s)
+                .map(|(_, n)| n)
+                .sum()
+        };
         let kinds: Vec<String> = c
             .anomalies
             .iter()

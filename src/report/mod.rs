@@ -55,14 +55,15 @@ impl Summary {
         *self.close.entry(c.close.as_str()).or_default() += 1;
         let mut err = false;
         let mut warn = false;
-        for f in &c.anomalies {
-            *self.findings.entry(f.kind.id()).or_default() += 1;
+        // Every finding counts, listed or not.
+        for (k, n) in c.finding_counts().iter() {
+            *self.findings.entry(k.id()).or_default() += n;
             *self
                 .findings_by_severity
-                .entry(f.severity.as_str())
-                .or_default() += 1;
-            err |= f.severity == Severity::Error;
-            warn |= f.severity == Severity::Warning;
+                .entry(k.severity().as_str())
+                .or_default() += n;
+            err |= k.severity() == Severity::Error;
+            warn |= k.severity() == Severity::Warning;
         }
         self.connections_with_errors += err as u64;
         self.connections_with_warnings += warn as u64;

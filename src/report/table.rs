@@ -145,17 +145,29 @@ pub fn connection_block(c: &ConnectionReport) -> String {
             Severity::Info => "·",
         };
         s.push_str(&format!(
-            "    {mark} {:<7} {:<28} frame {:<7} {}\n",
+            "    {mark} {:<7} {:<28} frame {:<7} {}",
             f.severity.as_str(),
             f.kind.id(),
             f.frame,
             f.message()
         ));
+        if f.count > 1 {
+            s.push_str(&format!(
+                " ({} times, frames {}–{})",
+                thousands(f.count),
+                f.frame,
+                f.last_frame
+            ));
+        }
+        s.push('\n');
     }
-    if c.anomalies_suppressed > 0 {
+    // The cap bites here: say what it left out, kind by kind.
+    for (k, n) in c.suppressed.iter() {
         s.push_str(&format!(
-            "    … {} more findings not listed\n",
-            c.anomalies_suppressed
+            "    … and {} more {} findings not listed (each severity lists its first {})\n",
+            thousands(n),
+            k.id(),
+            crate::model::connection::MAX_FINDINGS
         ));
     }
     s
@@ -190,5 +202,32 @@ impl<W: Write> Reporter for TableReporter<W> {
             write!(self.out, "{}", connection_block(c))?;
         }
         self.out.flush()
+    }
+}
+
+/// `10641` → `10,641`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(10641), "10,641");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 }
