@@ -125,8 +125,9 @@ pub struct Connection {
     pub(super) findings: Vec<Finding>,
     /// Listed findings per severity (error, warning, info).
     pub(super) listed: [u16; 3],
-    /// Findings past the cap, by kind.
-    pub(super) suppressed: KindCounts,
+    /// Findings past the cap, by kind; boxed and made only when the cap first
+    /// bites, so an ordinary connection stays small.
+    pub(super) suppressed: Option<Box<KindCounts>>,
     /// Where the entry of each kind reported once per side is (index into `findings`).
     pub(super) once: [Option<(FindingKind, Side, u16)>; ONCE_SLOTS],
     pub evicted: bool,
@@ -196,7 +197,7 @@ impl Connection {
             ws_counts: [0; WS_ITEMS.len()],
             findings: Vec::new(),
             listed: [0; 3],
-            suppressed: KindCounts::default(),
+            suppressed: None,
             once: [None; ONCE_SLOTS],
             evicted: false,
         };
@@ -240,7 +241,9 @@ impl Connection {
             }
             self.findings.push(f);
         } else {
-            self.suppressed.add(f.kind, 1);
+            self.suppressed
+                .get_or_insert_with(Box::default)
+                .add(f.kind, 1);
         }
     }
 

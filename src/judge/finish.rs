@@ -54,8 +54,8 @@ impl Connection {
             },
             tcp_analysis: WiresharkCounts(self.ws_counts),
             anomalies: self.findings,
-            anomalies_suppressed: self.suppressed.0.iter().sum(),
-            suppressed: self.suppressed,
+            anomalies_suppressed: self.suppressed.as_ref().map_or(0, |s| s.0.iter().sum()),
+            suppressed: self.suppressed.map(|s| *s).unwrap_or_default(),
             evicted: self.evicted,
         }
     }

@@ -173,7 +173,10 @@ pub fn render_text(l: &Ladder, o: TextOptions) -> String {
                         Severity::Warning => "33",
                         Severity::Info => "2",
                     };
-                    let line = format!("{} {}: {}", mark(f.severity), f.kind.id(), f.message());
+                    let mut line = format!("{} {}: {}", mark(f.severity), f.kind.id(), f.message());
+                    if f.count > 1 {
+                        let _ = write!(line, " ({} times, up to frame {})", f.count, f.last_frame);
+                    }
                     let _ = writeln!(out, "{indent}{}", paint(&line, code, o.color));
                 }
             }
