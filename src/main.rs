@@ -1,269 +1,18 @@
 //! The `tcpshake` command: parses flags, runs the library, prints, and turns
 //! the outcome into an exit code (0 pass, 1 policy failure, 2 bad input).
 
+mod cli;
+
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::Parser;
+use cli::{AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat};
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
-use tcpshake::check::{self, PolicyFlags, Status};
-use tcpshake::duration::parse_duration;
-use tcpshake::judge::Config;
+use tcpshake::check::{self, Status};
 use tcpshake::ladder::{self, Selection, TextOptions, render_mermaid, render_text};
-use tcpshake::model::{FileReport, Summary};
-use tcpshake::pipeline;
+use tcpshake::pipeline::{self, Progress};
 use tcpshake::progress::Spinner;
 use tcpshake::report::{CsvReporter, JsonReporter, JsonlReporter, Reporter, TableReporter};
-
-#[derive(Parser)]
-#[command(
-    name = "tcpshake",
-    version,
-    about = "Judge every TCP handshake and teardown in a packet capture",
-    long_about = "tcpshake reads pcap and pcapng captures (also gzip-compressed, or - for standard input), \
-follows every TCP connection, and says whether its three-way handshake and its FIN/RST teardown \
-went the way RFC 9293 says they must."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Analyse captures and report every connection's handshake and teardown.
-    Analyze(AnalyzeArgs),
-    /// Judge captures against a policy: exit 0 when all pass, 1 when one fails, 2 on bad input.
-    Check(Box<CheckArgs>),
-    /// Draw connections as ladder diagrams (text or Mermaid).
-    Ladder(LadderArgs),
-    /// Capture from a network interface and judge connections as they finish.
-    #[cfg(feature = "live")]
-    Live(Box<LiveArgs>),
-}
-
-#[cfg(feature = "live")]
-#[derive(Clone, Copy, ValueEnum)]
-enum LiveFormat {
-    Table,
-    Jsonl,
-}
-
-#[cfg(feature = "live")]
-#[derive(Args)]
-struct LiveArgs {
-    /// Interface to capture on (`--list` shows them).
-    #[arg(short, long, value_name = "IFACE", required_unless_present = "list")]
-    interface: Option<String>,
-    /// List the interfaces and exit.
-    #[arg(long)]
-    list: bool,
-    /// BPF capture filter, e.g. "tcp port 443".
-    #[arg(short, long, value_name = "BPF")]
-    filter: Option<String>,
-    /// Stop after this long (e.g. 30s). Ctrl-C also stops.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    duration: Option<i64>,
-    /// Stop after this many packets.
-    #[arg(long, value_name = "N")]
-    count: Option<u64>,
-    /// Save what was captured as pcap (replay it with `tcpshake analyze`).
-    #[arg(short, long, value_name = "FILE")]
-    write: Option<PathBuf>,
-    /// Bytes captured per packet.
-    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
-    snaplen: i32,
-    #[arg(long, value_enum, default_value = "table")]
-    format: LiveFormat,
-    /// Apply the check policy: exit 1 when a connection failed it.
-    #[arg(long)]
-    check: bool,
-    #[command(flatten)]
-    policy: PolicyArgs,
-    #[command(flatten)]
-    tracking: TrackingArgs,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LadderFormat {
-    Text,
-    Mermaid,
-}
-
-#[derive(Args)]
-struct LadderArgs {
-    /// Capture file.
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
-    /// The connection with this id (as `analyze` numbers them).
-    #[arg(long, value_name = "ID")]
-    conn: Option<u64>,
-    /// Connections whose client is this ip:port ([v6]:port for IPv6).
-    #[arg(long, value_name = "IP:PORT")]
-    client: Option<String>,
-    /// Connections whose server is this ip:port.
-    #[arg(long, value_name = "IP:PORT")]
-    server: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    format: LadderFormat,
-    /// Draw every segment instead of folding the data transfer.
-    #[arg(long)]
-    full: bool,
-    #[command(flatten)]
-    tracking: TrackingArgs,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum CheckFormat {
-    Text,
-    Json,
-}
-
-#[derive(Args)]
-struct CheckArgs {
-    /// Capture files (pcap, pcapng, optionally .gz).
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
-    #[command(flatten)]
-    policy: PolicyArgs,
-    /// Print nothing; the exit code says it all.
-    #[arg(short, long)]
-    quiet: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    format: CheckFormat,
-    /// Also write a JUnit XML report here.
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// Do not draw the ladder of each failing connection.
-    #[arg(long)]
-    no_ladder: bool,
-    /// Files judged at once (default: one per core).
-    #[arg(short = 'j', long, value_name = "N")]
-    jobs: Option<usize>,
-    #[command(flatten)]
-    tracking: TrackingArgs,
-}
-
-/// The policy knobs, shared by `check` and `live --check`.
-#[derive(Args)]
-struct PolicyArgs {
-    /// Policy file (TOML). Without it, ./tcpshake.toml is used when present.
-    #[arg(long, value_name = "FILE")]
-    policy: Option<PathBuf>,
-    /// Also fail on this severity (and worse), finding kind, or verdict. Repeatable, or comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "SEVERITY|KIND|VERDICT")]
-    fail_on: Vec<String>,
-    /// Never fail on this finding kind.
-    #[arg(long, value_delimiter = ',', value_name = "KIND")]
-    allow: Vec<String>,
-    /// Every judged connection's handshake must be one of these.
-    #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
-    expect_handshake: Vec<String>,
-    /// Every judged connection's close must be one of these.
-    #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
-    expect_close: Vec<String>,
-    /// Fail a connection whose SYN → SYN-ACK → ACK took longer (e.g. 200ms, 1.5s).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
-    max_handshake_rtt: Option<i64>,
-    /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX.
-    #[arg(long, value_name = "N|MIN..MAX")]
-    expect_connections: Option<String>,
-    /// Judge only connections with this port at either end. Repeatable.
-    #[arg(long, value_delimiter = ',', value_name = "PORT")]
-    port: Vec<u16>,
-    /// Judge only connections with this host at either end. Repeatable.
-    #[arg(long, value_delimiter = ',', value_name = "IP")]
-    host: Vec<String>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Format {
-    Table,
-    Json,
-    Jsonl,
-    Csv,
-}
-
-#[derive(Args)]
-struct AnalyzeArgs {
-    /// Capture files (pcap, pcapng, optionally .gz); - reads standard input.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
-    /// In the table, list every connection, not only those with findings.
-    #[arg(long)]
-    all: bool,
-    #[command(flatten)]
-    tracking: TrackingArgs,
-}
-
-#[derive(Args)]
-struct TrackingArgs {
-    /// A connection silent this long (capture time) ends.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    idle_timeout: i64,
-    /// How long a closed connection lingers for late segments.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    close_timeout: i64,
-    /// An unanswered SYN ends this long after its last retransmission.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
-    attempt_timeout: i64,
-    /// Maximum segment lifetime; a SYN within 2·MSL of a close is a TIME-WAIT reuse.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
-    msl: i64,
-    /// Most connections tracked at once; the longest-idle are evicted beyond it.
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-    max_connections: usize,
-    /// Zeek's likely server ports for the conn_state/history fields:
-    /// `default`, `none` (Zeek run with -b), or a comma-separated list.
-    #[arg(long, default_value = "default", value_name = "PORTS")]
-    zeek_server_ports: String,
-}
-
-impl TrackingArgs {
-    fn config(&self) -> Result<Config, String> {
-        let mut c = Config {
-            idle_timeout: self.idle_timeout,
-            close_timeout: self.close_timeout,
-            attempt_timeout: self.attempt_timeout,
-            two_msl: self.msl.saturating_mul(2),
-            max_connections: self.max_connections.max(1),
-            ..Config::default()
-        };
-        c.likely_server_ports = match self.zeek_server_ports.as_str() {
-            "default" => c.likely_server_ports,
-            "none" => Vec::new(),
-            list => list
-                .split(',')
-                .map(|p| {
-                    p.trim()
-                        .parse::<u16>()
-                        .map_err(|_| format!("--zeek-server-ports: '{p}' is not a port"))
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        Ok(c)
-    }
-}
-
-impl PolicyArgs {
-    fn flags(&self) -> PolicyFlags {
-        PolicyFlags {
-            policy: self.policy.clone(),
-            fail_on: self.fail_on.clone(),
-            allow: self.allow.clone(),
-            expect_handshake: self.expect_handshake.clone(),
-            expect_close: self.expect_close.clone(),
-            max_handshake_rtt: self.max_handshake_rtt,
-            expect_connections: self.expect_connections.clone(),
-            port: self.port.clone(),
-            host: self.host.clone(),
-        }
-    }
-}
 
 fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
@@ -274,44 +23,14 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         Format::Jsonl => Box::new(JsonlReporter::new(out)),
         Format::Csv => Box::new(CsvReporter::new(out)),
     };
-    let (mut summary, mut files) = (Summary::default(), Vec::<FileReport>::new());
-    let (mut next_id, mut failed, mut write_error) = (1u64, false, None);
-    for path in &args.files {
-        let mut spinner = Spinner::new(&path.display().to_string());
-        let mut on_connection = |c| {
-            summary.add(&c);
-            if write_error.is_none() {
-                write_error = reporter.connection(&c).err();
-            }
-        };
-        let result = pipeline::analyze_path(
-            path,
-            &config,
-            &mut next_id,
-            &mut on_connection,
-            &mut spinner,
-        );
-        spinner.done();
-        match result {
-            Ok(report) => {
-                if let Some(why) = &report.truncated_reason {
-                    eprintln!(
-                        "tcpshake: {}: truncated capture ({why}); everything before the cut was analysed",
-                        report.path
-                    );
-                }
-                summary.files += 1;
-                files.push(report);
-            }
-            Err(e) => {
-                eprintln!("tcpshake: {e}");
-                failed = true;
-            }
-        }
-    }
-    write_error.map_or(Ok(()), Err)?;
-    reporter.finish(&files, &summary)?;
-    Ok(ExitCode::from(if failed { 2 } else { 0 }))
+    let all_read = pipeline::analyze_files(
+        &args.files,
+        &config,
+        reporter.as_mut(),
+        &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
+        &mut |message| eprintln!("tcpshake: {message}"),
+    )?;
+    Ok(ExitCode::from(if all_read { 0 } else { 2 }))
 }
 
 fn run_check(args: CheckArgs) -> Result<ExitCode> {
@@ -346,8 +65,8 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
             w.flush()
         });
         if let Err(e) = written {
-            let what = format!("{}: cannot write the JUnit report: {e}", path.display());
-            return Err(Usage(what).into());
+            let why = format!("{}: cannot write the JUnit report: {e}", path.display());
+            return Err(Usage(why).into());
         }
     }
     let worst = verdicts.iter().map(|v| match v.status {
@@ -398,9 +117,9 @@ fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
 }
 
 #[cfg(feature = "live")]
-fn run_live(args: LiveArgs) -> Result<ExitCode> {
+fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
     use std::sync::{Arc, atomic::AtomicBool};
-    use tcpshake::live::{self, LiveOptions, LiveReport};
+    use tcpshake::live::{self, LiveFormat, LiveOptions, LiveReport, StatusLine};
     if args.list {
         for (name, desc) in live::list_interfaces()? {
             println!(
@@ -426,20 +145,14 @@ fn run_live(args: LiveArgs) -> Result<ExitCode> {
         snaplen: args.snaplen,
     };
     let format = match args.format {
-        LiveFormat::Table => live::LiveFormat::Table,
-        LiveFormat::Jsonl => live::LiveFormat::Jsonl,
+        cli::LiveFormat::Table => LiveFormat::Table,
+        cli::LiveFormat::Jsonl => LiveFormat::Jsonl,
     };
     let mut source = live::open(&opts)?;
     let stop = Arc::new(AtomicBool::new(false));
     live::stop_on_ctrl_c(stop.clone());
-    let tty = io::stderr().is_terminal();
     let mut report = LiveReport::new(io::stdout().lock(), format, gate);
-    let status_shown = std::cell::Cell::new(false);
-    let clear_status = || {
-        if tty && status_shown.get() {
-            eprint!("\r\x1b[2K");
-        }
-    };
+    let status_line = StatusLine::default();
     let filter = args.filter.as_deref().map(|f| format!(" (filter: {f})"));
     let status = live::run(
         &mut source,
@@ -447,33 +160,20 @@ fn run_live(args: LiveArgs) -> Result<ExitCode> {
         &config,
         &stop,
         &mut || {
-            eprintln!(
-                "tcpshake: capturing on {}{}",
-                opts.interface,
-                filter.as_deref().unwrap_or("")
-            )
+            let filter = filter.as_deref().unwrap_or("");
+            eprintln!("tcpshake: capturing on {}{filter}", opts.interface)
         },
         &mut |c| {
-            clear_status();
+            status_line.clear();
             let _ = report.connection(&c, &mut io::stderr());
         },
-        &mut |s| {
-            if tty {
-                status_shown.set(true);
-                eprint!("\r\x1b[2K{}", live::status_line(s));
-            }
-        },
+        &mut |s| status_line.show(s),
     );
-    if tty && status_shown.get() {
-        eprintln!();
-    }
+    status_line.end();
     let status = status?;
     let _ = report.finish(&status);
-    if status.kernel_dropped > 0 || status.interface_dropped > 0 {
-        eprintln!(
-            "tcpshake: WARNING: {} packets were dropped by the kernel and {} by the interface: gaps, unacknowledged FINs and missing handshakes may be capture loss, not the network",
-            status.kernel_dropped, status.interface_dropped
-        );
+    if let Some(w) = status.drop_warning() {
+        eprintln!("tcpshake: {w}");
     }
     let Some(gate) = report.gate() else {
         return Ok(ExitCode::SUCCESS);
@@ -498,17 +198,11 @@ fn main() -> ExitCode {
         Command::Live(args) => run_live(*args),
     };
     result.unwrap_or_else(|e| {
-        let broken_pipe = e
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
-        if broken_pipe {
+        match e.downcast_ref::<io::Error>() {
             // `tcpshake ... | head` is not an error.
-            return ExitCode::SUCCESS;
-        }
-        if e.is::<io::Error>() {
-            eprintln!("tcpshake: cannot write the report: {e}");
-        } else {
-            eprintln!("tcpshake: {e}");
+            Some(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            Some(e) => eprintln!("tcpshake: cannot write the report: {e}"),
+            None => eprintln!("tcpshake: {e}"),
         }
         ExitCode::from(2)
     })

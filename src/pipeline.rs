@@ -9,8 +9,10 @@ use crate::capture::{self, CaptureError, Frame, Timestamp};
 use crate::decode::{self, DecodeError, Decoded};
 use crate::flow::FlowTable;
 use crate::judge::{Config, Connection, ConnectionReport};
-use crate::model::FileReport;
-use std::path::Path;
+use crate::model::{FileReport, Summary};
+use crate::report::Reporter;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// One run of the pipeline over one source of frames (a file or an interface).
@@ -125,6 +127,8 @@ fn emitter<'a>(
 /// Observes progress (frames read so far); called every few thousand frames.
 pub trait Progress {
     fn frames(&mut self, _n: u64) {}
+    /// The file is read.
+    fn done(&mut self) {}
 }
 
 impl Progress for () {}
@@ -170,4 +174,54 @@ pub fn analyze_path(
     report.truncated = summary.truncated.is_some();
     report.truncated_reason = summary.truncated;
     Ok(report)
+}
+
+/// Analyses `paths` in turn into one report: connection ids run on across
+/// files and the summary covers them all. A file that cannot be read is
+/// skipped; `warn` gets its error, and a note on every truncated file.
+/// `progress` gives the progress observer of each file.
+///
+/// Returns whether every file was read; an error is a failed write.
+pub fn analyze_files(
+    paths: &[PathBuf],
+    config: &Config,
+    reporter: &mut dyn Reporter,
+    progress: &mut dyn FnMut(&Path) -> Box<dyn Progress>,
+    warn: &mut dyn FnMut(String),
+) -> io::Result<bool> {
+    let mut summary = Summary::default();
+    let mut files: Vec<FileReport> = Vec::new();
+    let (mut next_id, mut all_read, mut write_error) = (1u64, true, None);
+    for path in paths {
+        let mut p = progress(path);
+        let mut on_connection = |c: ConnectionReport| {
+            summary.add(&c);
+            if write_error.is_none() {
+                write_error = reporter.connection(&c).err();
+            }
+        };
+        let result = analyze_path(path, config, &mut next_id, &mut on_connection, p.as_mut());
+        p.done();
+        match result {
+            Ok(report) => {
+                if let Some(why) = &report.truncated_reason {
+                    warn(format!(
+                        "{}: truncated capture ({why}); everything before the cut was analysed",
+                        report.path
+                    ));
+                }
+                summary.files += 1;
+                files.push(report);
+            }
+            Err(e) => {
+                warn(e.to_string());
+                all_read = false;
+            }
+        }
+    }
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    reporter.finish(&files, &summary)?;
+    Ok(all_read)
 }

@@ -23,13 +23,6 @@ impl Spinner {
             name: name.to_string(),
         }
     }
-
-    /// Clears the spinner, if it was ever shown.
-    pub fn done(self) {
-        if let Some(b) = self.bar {
-            b.finish_and_clear();
-        }
-    }
 }
 
 impl Progress for Spinner {
@@ -49,6 +42,13 @@ impl Progress for Spinner {
         }
         if let Some(b) = &self.bar {
             b.set_position(n);
+        }
+    }
+
+    /// Clears the spinner, if it was ever shown.
+    fn done(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
         }
     }
 }

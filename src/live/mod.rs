@@ -11,5 +11,5 @@ mod session;
 
 #[cfg(feature = "live")]
 pub use self::pcap::{PcapSource, list_interfaces, open, stop_on_ctrl_c};
-pub use output::{LiveFormat, LiveReport, status_line};
+pub use output::{LiveFormat, LiveReport, StatusLine};
 pub use session::{Drops, FrameSource, LiveError, LiveOptions, LiveStatus, Next, Packet, run};

@@ -8,7 +8,8 @@ use crate::judge::ConnectionReport;
 use crate::model::Summary;
 use crate::report::{JsonlReporter, Reporter, connection_block};
 use serde::Serialize;
-use std::io::{self, Write};
+use std::cell::Cell;
+use std::io::{self, IsTerminal, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveFormat {
@@ -120,10 +121,44 @@ impl<W: Write> LiveReport<W> {
     }
 }
 
-/// The one-line status shown on a terminal while capturing.
-pub fn status_line(s: &LiveStatus) -> String {
-    format!(
-        "{} packets  {} live connections  {} finished  {} findings  {} dropped by the kernel",
-        s.packets, s.live_connections, s.connections, s.findings, s.kernel_dropped
-    )
+/// The status line on stderr while capturing, refreshed in place; only on a
+/// terminal. Output written meanwhile clears it first.
+pub struct StatusLine {
+    tty: bool,
+    shown: Cell<bool>,
+}
+
+impl Default for StatusLine {
+    fn default() -> Self {
+        StatusLine {
+            tty: io::stderr().is_terminal(),
+            shown: Cell::new(false),
+        }
+    }
+}
+
+impl StatusLine {
+    pub fn show(&self, s: &LiveStatus) {
+        if self.tty {
+            self.shown.set(true);
+            eprint!(
+                "\r\x1b[2K{} packets  {} live connections  {} finished  {} findings  {} dropped by the kernel",
+                s.packets, s.live_connections, s.connections, s.findings, s.kernel_dropped
+            );
+        }
+    }
+
+    /// Erases the line before other output.
+    pub fn clear(&self) {
+        if self.tty && self.shown.get() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+
+    /// Ends the line for good, once the capture stopped.
+    pub fn end(&self) {
+        if self.tty && self.shown.get() {
+            eprintln!();
+        }
+    }
 }

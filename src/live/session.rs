@@ -61,6 +61,18 @@ pub struct LiveStatus {
     pub decode_errors: u64,
 }
 
+impl LiveStatus {
+    /// Said prominently when packets were lost: drops explain gaps.
+    pub fn drop_warning(&self) -> Option<String> {
+        (self.kernel_dropped > 0 || self.interface_dropped > 0).then(|| {
+            format!(
+                "WARNING: {} packets were dropped by the kernel and {} by the interface: gaps, unacknowledged FINs and missing handshakes may be capture loss, not the network",
+                self.kernel_dropped, self.interface_dropped
+            )
+        })
+    }
+}
+
 /// One captured packet, borrowed from the source until its next call.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
