@@ -1,5 +1,6 @@
-//! The hot path allocates nothing per packet: reading, decoding and judging
-//! segments of a known connection cost no heap allocation.
+//! The hot path allocates nothing per packet: reading a frame and driving it
+//! through the pipeline (decode, flow table, judge) costs no heap allocation
+//! once its connection is known.
 
 mod fixtures;
 
@@ -9,9 +10,8 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::path::Path;
 use tcpshake::capture::{Frame, read_capture};
-use tcpshake::decode::{Decoded, decode_frame};
-use tcpshake::flow::FlowTable;
 use tcpshake::judge::Config;
+use tcpshake::pipeline::Pipeline;
 
 struct Counting;
 
@@ -51,21 +51,15 @@ fn long_connection(n: usize) -> Vec<u8> {
     eth_pcap(&[&d])
 }
 
-/// Allocations made by reading, decoding and judging a whole capture.
+/// Allocations made by reading a whole capture through the pipeline.
 fn pipeline_allocations(bytes: Vec<u8>) -> (u64, u64) {
-    let mut table = FlowTable::new(Config::default(), 1);
-    let mut segments = 0u64;
+    let mut pipeline = Pipeline::new(Config::default(), 1, "mem");
     let start = allocations();
     {
-        let mut sink = |f: &Frame<'_>| {
-            if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
-                segments += 1;
-                table.segment(f.number, f.ts, &s, &mut |_| {});
-            }
-        };
+        let mut sink = |f: &Frame<'_>| pipeline.frame(f, &mut |_| {});
         read_capture(Path::new("mem"), Cursor::new(bytes), &mut sink).unwrap();
     }
-    (allocations() - start, segments)
+    (allocations() - start, pipeline.tally().tcp_segments)
 }
 
 #[test]
@@ -95,7 +89,7 @@ fn decoding_allocates_nothing() {
     let before = allocations();
     let mut tcp = 0;
     for (lt, data) in &frames {
-        if let Ok(Decoded::Tcp(s)) = tcpshake::decode::decode(*lt, data) {
+        if let Ok(tcpshake::decode::Decoded::Tcp(s)) = tcpshake::decode::decode(*lt, data) {
             tcp += 1;
             tcp += s.options().count();
         }
