@@ -190,3 +190,70 @@ fn live_table_writes_analyze_table_blocks() {
         status.tcp_segments
     )));
 }
+
+/// A source that goes quiet after its frames, then ends.
+struct QuietAfter {
+    replay: Replay,
+    quiet: bool,
+    ended: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl FrameSource for QuietAfter {
+    fn link_type(&self) -> u32 {
+        self.replay.link_type
+    }
+
+    fn next_packet(&mut self) -> Result<Next<'_>, LiveError> {
+        if self.replay.next < self.replay.frames.len() {
+            return self.replay.next_packet();
+        }
+        if !self.quiet {
+            self.quiet = true;
+            return Ok(Next::Quiet);
+        }
+        self.ended.set(true);
+        Ok(Next::End)
+    }
+}
+
+/// On a quiet interface time still passes: a connection idle (by the wall
+/// clock) beyond the idle timeout ends before the capture does.
+#[test]
+fn quiet_source_expires_idle_connections_by_the_clock() {
+    let ended = std::rc::Rc::new(std::cell::Cell::new(false));
+    let mut source = QuietAfter {
+        replay: Replay::of(&testdata("open.pcap")),
+        quiet: false,
+        ended: ended.clone(),
+    };
+    let opts = LiveOptions {
+        interface: "test".into(),
+        filter: None,
+        duration: None,
+        count: None,
+        write: None,
+        snaplen: 262_144,
+    };
+    let mut before_end = 0;
+    let mut after_end = 0;
+    let status = live::run(
+        &mut source,
+        &opts,
+        &Config::default(),
+        &AtomicBool::new(false),
+        &mut || {},
+        &mut |_| {
+            if ended.get() {
+                after_end += 1
+            } else {
+                before_end += 1
+            }
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    // The capture's timestamps are years old: by the clock, idle for long.
+    assert!(before_end > 0);
+    assert_eq!(after_end, 0);
+    assert_eq!(status.connections, before_end);
+}
