@@ -1,4 +1,7 @@
-//! `tcpshake check`: judge captures against a policy, for CI.
+//! `tcpshake check`: judge captures against a policy, for CI. The policy is
+//! built in one place from a TOML file and flags; the [`Gate`] applies it
+//! connection by connection (also for `live --check`); the verdicts are written
+//! as text, JSON, JUnit XML and GitHub annotations.
 
 mod gate;
 mod github;
