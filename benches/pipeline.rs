@@ -16,8 +16,8 @@ use std::io::Cursor;
 use std::path::Path;
 use tcpshake::capture::{Frame, read_capture};
 use tcpshake::decode::{Decoded, decode_frame};
-use tcpshake::flow::FlowTable;
 use tcpshake::judge::Config;
+use tcpshake::pipeline::Pipeline;
 
 fn bench(c: &mut Criterion) {
     let bytes: &'static [u8] = Box::leak(workload::capture().into_boxed_slice());
@@ -92,23 +92,18 @@ fn judge(
 ) {
     g.bench_function("read+decode+judge", |b| {
         b.iter(|| {
-            let mut table = FlowTable::new(Config::default(), 1);
-            let mut conns = 0u64;
-            let name: std::sync::Arc<str> = "bench".into();
-            let mut emit = |c: Box<tcpshake::judge::Connection>| {
-                black_box(c.finish(&name));
-                conns += 1;
+            let mut pipeline = Pipeline::new(Config::default(), 1, "bench");
+            let mut out = |c| {
+                black_box(c);
             };
             read_capture(Path::new("bench"), Cursor::new(bytes), &mut |f: &Frame<
                 '_,
             >| {
-                if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
-                    table.segment(f.number, f.ts, &s, &mut emit);
-                }
+                pipeline.frame(f, &mut out)
             })
             .unwrap();
-            table.finish_all(&mut emit);
-            black_box(conns)
+            pipeline.finish(&mut out);
+            black_box(pipeline.connections())
         })
     });
 }

@@ -6,11 +6,11 @@
 //! → [`flow`] (segments grouped into connections) → [`judge`] (per-connection
 //! state machines, verdicts and [`findings`]) → [`report`] (table, JSON, CSV).
 //!
-//! [`analyze`] runs that pipeline over one file; [`check`] judges the result
-//! against a CI policy; [`ladder`] draws connections; `live` (feature `live`)
-//! feeds the pipeline from a network interface.
+//! [`pipeline`] drives those stages over one source of frames; [`model`] holds
+//! the plain report data. [`check`] judges the result against a CI policy;
+//! [`ladder`] draws connections; [`live`] feeds the pipeline from a network
+//! interface (libpcap, feature `live`) or any other [`live::FrameSource`].
 
-pub mod analyze;
 pub mod capture;
 pub mod check;
 pub mod decode;
@@ -19,8 +19,9 @@ pub mod findings;
 pub mod flow;
 pub mod judge;
 pub mod ladder;
-#[cfg(feature = "live")]
 pub mod live;
 pub mod model;
+pub mod pipeline;
+pub mod progress;
 pub mod report;
 pub mod seq;

@@ -425,3 +425,77 @@ fn the_readme_ci_example_passes() {
     let (code, _, _) = check(&["--policy", policy.to_str().unwrap()], &["refused.pcap"]);
     assert_eq!(code, 1);
 }
+
+/// The gate `check` and `live --check` share: it counts what the policy
+/// judged and failed, and the connection count, one connection at a time.
+#[test]
+fn the_gate_judges_connection_by_connection() {
+    use tcpshake::check::{Gate, PolicyFlags};
+    use tcpshake::judge::{Config, ConnectionReport};
+    let mut conns: Vec<ConnectionReport> = Vec::new();
+    tcpshake::pipeline::analyze_path(
+        &td("refused-retry.pcap"),
+        &Config::default(),
+        &mut 1,
+        &mut |c| conns.push(c),
+        &mut (),
+    )
+    .unwrap();
+    assert!(conns.iter().any(|c| c.handshake.as_str() == "refused"));
+    let flags = PolicyFlags {
+        policy: Some(td("no-such-policy.toml")),
+        ..PolicyFlags::default()
+    };
+    let err = flags.build().unwrap_err().to_string();
+    assert!(
+        err.contains("no-such-policy.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+    let flags = PolicyFlags {
+        policy: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")),
+        ..PolicyFlags::default()
+    };
+    assert!(flags.build().is_err(), "Cargo.toml is no policy");
+    let flags = PolicyFlags {
+        fail_on: vec!["refused".into()],
+        expect_connections: Some("0".into()),
+        ..PolicyFlags::default()
+    };
+    let mut gate = Gate::new(flags.build().unwrap());
+    let mut failed = 0;
+    for c in &conns {
+        let v = gate
+            .judge(c)
+            .expect("no ports or hosts: every connection is judged");
+        assert_eq!(
+            v.iter().any(|x| x.kind == "handshake_refused"),
+            c.handshake.as_str() == "refused"
+        );
+        failed += !v.is_empty() as u64;
+    }
+    assert_eq!((gate.judged(), gate.failed()), (conns.len() as u64, failed));
+    let count = gate.count_violation().expect("expected no connection");
+    assert_eq!(count.kind, "connection_count");
+    assert!(!gate.passed());
+
+    let flags = PolicyFlags {
+        port: vec![1],
+        host: vec!["no-host".into()],
+        ..PolicyFlags::default()
+    };
+    assert_eq!(
+        flags.build().unwrap_err().to_string(),
+        "--host: 'no-host' is not an IP address"
+    );
+    let mut gate = Gate::new(
+        PolicyFlags {
+            port: vec![1],
+            ..PolicyFlags::default()
+        }
+        .build()
+        .unwrap(),
+    );
+    assert!(conns.iter().all(|c| gate.judge(c).is_none()));
+    assert_eq!(gate.judged(), 0);
+    assert!(gate.passed());
+}

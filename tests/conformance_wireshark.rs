@@ -8,8 +8,8 @@ mod corpus;
 
 use corpus::{endpoint, percent};
 use std::path::Path;
-use tcpshake::analyze::analyze_path;
 use tcpshake::judge::{Config, ConnectionReport};
+use tcpshake::pipeline::analyze_path;
 
 /// Items tcpshake does not compute (TCP option details, not connection state).
 const NOT_COMPARED: [&str; 4] = [

@@ -7,8 +7,8 @@ mod corpus;
 
 use corpus::{endpoint, percent};
 use std::path::Path;
-use tcpshake::analyze::analyze_path;
 use tcpshake::judge::{Config, ConnectionReport};
+use tcpshake::pipeline::analyze_path;
 
 struct Row {
     trace: String,

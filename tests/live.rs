@@ -102,10 +102,10 @@ fn loopback_connections_are_judged_as_they_happen() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The connection records are analyze's: the connection's fields beside `record`.
     let conns: Vec<&Value> = lines
         .iter()
         .filter(|l| l["record"] == "connection")
-        .map(|l| &l["connection"])
         .collect();
     assert_eq!(conns.len(), 2, "{lines:#?}");
     let ok = conns
@@ -122,6 +122,7 @@ fn loopback_connections_are_judged_as_they_happen() {
         .expect("the refused connection");
     assert_eq!(no["handshake"], "refused", "{no:#}");
     let summary = lines.iter().find(|l| l["record"] == "summary").unwrap();
+    assert_eq!(summary["connections"], 2);
     assert_eq!(summary["capture"]["kernel_dropped"], 0);
 
     // The saved capture gives the same verdicts.

@@ -1,5 +1,6 @@
-//! The hot path allocates nothing per packet: reading, decoding and judging
-//! segments of a known connection cost no heap allocation.
+//! The hot path allocates nothing per packet: reading a frame and driving it
+//! through the pipeline (decode, flow table, judge) costs no heap allocation
+//! once its connection is known.
 
 mod fixtures;
 
@@ -9,10 +10,9 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::path::Path;
 use tcpshake::capture::{Frame, read_capture};
-use tcpshake::decode::{Decoded, decode_frame};
-use tcpshake::flow::FlowTable;
 use tcpshake::judge::Config;
 use tcpshake::model::connection::ConnectionReport;
+use tcpshake::pipeline::Pipeline;
 
 struct Counting;
 
@@ -71,27 +71,20 @@ fn pipeline_allocations(bytes: Vec<u8>) -> (u64, u64) {
     (allocs, segments)
 }
 
-/// Allocations while reading, decoding and judging (not while reporting),
-/// segments seen, and the reports of the connections.
+/// Allocations while reading, decoding and judging through the pipeline (not
+/// while reporting the connections still open at the end), segments seen, and
+/// the reports of the connections.
 fn judged(bytes: Vec<u8>) -> (u64, u64, Vec<ConnectionReport>) {
-    let mut table = FlowTable::new(Config::default(), 1);
-    let mut segments = 0u64;
+    let mut pipeline = Pipeline::new(Config::default(), 1, "mem");
     let mut ended = Vec::new();
     let start = allocations();
     {
-        let mut sink = |f: &Frame<'_>| {
-            if let Ok(Decoded::Tcp(s)) = decode_frame(f) {
-                segments += 1;
-                table.segment(f.number, f.ts, &s, &mut |c| ended.push(c));
-            }
-        };
+        let mut sink = |f: &Frame<'_>| pipeline.frame(f, &mut |c| ended.push(c));
         read_capture(Path::new("mem"), Cursor::new(bytes), &mut sink).unwrap();
     }
     let allocs = allocations() - start;
-    table.finish_all(&mut |c| ended.push(c));
-    let file = "mem".into();
-    let reports = ended.into_iter().map(|c| c.finish(&file)).collect();
-    (allocs, segments, reports)
+    pipeline.finish(&mut |c| ended.push(c));
+    (allocs, pipeline.tally().tcp_segments, ended)
 }
 
 #[test]
@@ -121,7 +114,7 @@ fn decoding_allocates_nothing() {
     let before = allocations();
     let mut tcp = 0;
     for (lt, data) in &frames {
-        if let Ok(Decoded::Tcp(s)) = tcpshake::decode::decode(*lt, data) {
+        if let Ok(tcpshake::decode::Decoded::Tcp(s)) = tcpshake::decode::decode(*lt, data) {
             tcp += 1;
             tcp += s.options().count();
         }

@@ -1,14 +1,26 @@
-//! `tcpshake check`: judge captures against a policy, for CI.
+//! `tcpshake check`: judge captures against a policy, for CI. The policy is
+//! built in one place from a TOML file and flags; the [`Gate`] applies it
+//! connection by connection (also for `live --check`); the verdicts are written
+//! as text, JSON, JUnit XML and GitHub annotations.
 
+mod gate;
+mod github;
 mod junit;
 mod policy;
+mod text;
 
+pub use gate::Gate;
+pub use github::write_annotations;
 pub use junit::write_junit;
-pub use policy::{CountRange, FailOn, Policy, PolicyError, Violation, handshake_time};
+pub use policy::{
+    CountRange, FailOn, Policy, PolicyBuildError, PolicyError, PolicyFlags, Violation,
+    handshake_time,
+};
+pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
-use crate::analyze::analyze_path;
 use crate::flow::Endpoint;
 use crate::judge::Config;
+use crate::pipeline::analyze_path;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -76,17 +88,16 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
         error: None,
         truncated: None,
     };
+    let mut gate = Gate::new(policy.clone());
     let mut next_id = 1;
     let result = analyze_path(
         path,
         config,
         &mut next_id,
         &mut |c| {
-            if !policy.selects(&c) {
+            let Some(mut violations) = gate.judge(&c) else {
                 return;
-            }
-            v.judged += 1;
-            let mut violations = policy.violations(&c);
+            };
             violations.sort_by_key(|x| x.frame);
             if violations.is_empty() {
                 v.passed_count += 1;
@@ -107,6 +118,7 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
         },
         &mut (),
     );
+    v.judged = gate.judged();
     match result {
         Err(e) => {
             v.status = Status::Error;
@@ -114,18 +126,7 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
         }
         Ok(report) => {
             v.truncated = report.truncated_reason;
-            if let Some(range) = policy.expect_connections
-                && !range.contains(v.judged)
-            {
-                v.capture_violations.push(Violation {
-                    frame: 0,
-                    kind: "connection_count".into(),
-                    severity: None,
-                    expected: Some(range.to_string()),
-                    actual: Some(v.judged.to_string()),
-                    message: format!("expected {range} connections, saw {}", v.judged),
-                });
-            }
+            v.capture_violations.extend(gate.count_violation());
             v.failed.sort_by_key(|f| f.id);
             if !v.failed.is_empty() || !v.capture_violations.is_empty() {
                 v.status = Status::Fail;

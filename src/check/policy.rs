@@ -125,6 +125,97 @@ impl Default for Policy {
     }
 }
 
+/// The policy as given on a command line: a policy file (or ./tcpshake.toml
+/// when present) with flags added on top. Values are the flags' raw text.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyFlags {
+    pub policy: Option<PathBuf>,
+    pub fail_on: Vec<String>,
+    pub allow: Vec<String>,
+    pub expect_handshake: Vec<String>,
+    pub expect_close: Vec<String>,
+    /// Nanoseconds.
+    pub max_handshake_rtt: Option<i64>,
+    pub expect_connections: Option<String>,
+    pub port: Vec<u16>,
+    pub host: Vec<String>,
+}
+
+/// Why the policy of a command line was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyBuildError {
+    #[error(transparent)]
+    File(#[from] PolicyError),
+    #[error("--{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
+}
+
+impl PolicyFlags {
+    /// The policy file to read: the one named, else ./tcpshake.toml if it exists.
+    pub fn file(&self) -> Option<PathBuf> {
+        match &self.policy {
+            Some(p) => Some(p.clone()),
+            None => {
+                let p = PathBuf::from("tcpshake.toml");
+                p.exists().then_some(p)
+            }
+        }
+    }
+
+    /// The file's policy (or the default one) with the flags added.
+    pub fn build(&self) -> Result<Policy, PolicyBuildError> {
+        let flag =
+            |flag: &'static str| move |message: String| PolicyBuildError::Flag { flag, message };
+        let mut policy = match self.file() {
+            Some(p) => Policy::from_file(&p)?,
+            None => Policy::default(),
+        };
+        for v in &self.fail_on {
+            policy
+                .fail_on
+                .push(FailOn::parse(v).map_err(flag("fail-on"))?);
+        }
+        for v in &self.allow {
+            policy.allow.push(
+                FindingKind::from_id(v.trim())
+                    .ok_or_else(|| format!("'{v}' is not a finding kind"))
+                    .map_err(flag("allow"))?,
+            );
+        }
+        for v in &self.expect_handshake {
+            policy.expect_handshake.push(
+                Handshake::parse(v.trim())
+                    .ok_or_else(|| format!("'{v}' is not a handshake verdict"))
+                    .map_err(flag("expect-handshake"))?,
+            );
+        }
+        for v in &self.expect_close {
+            policy.expect_close.push(
+                Close::parse(v.trim())
+                    .ok_or_else(|| format!("'{v}' is not a close verdict"))
+                    .map_err(flag("expect-close"))?,
+            );
+        }
+        if let Some(d) = self.max_handshake_rtt {
+            policy.max_handshake_rtt = Some(d);
+        }
+        if let Some(n) = &self.expect_connections {
+            policy.expect_connections =
+                Some(CountRange::parse(n).map_err(flag("expect-connections"))?);
+        }
+        policy.ports.extend(&self.port);
+        for h in &self.host {
+            policy.hosts.push(
+                h.trim()
+                    .parse()
+                    .map_err(|_| format!("'{h}' is not an IP address"))
+                    .map_err(flag("host"))?,
+            );
+        }
+        Ok(policy)
+    }
+}
+
 /// Why a policy file was refused: names the file, the line and the key.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}:{line}: {message}")]

@@ -550,7 +550,8 @@ mod every_finding_counts {
     //! consequences of one event listed once with their count.
     use super::*;
     use crate::model::connection::MAX_FINDINGS;
-    use crate::report::{Summary, connection_block};
+    use crate::model::Summary;
+    use crate::report::connection_block;
 
     #[test]
     fn past_the_cap_findings_are_counted_by_kind() {

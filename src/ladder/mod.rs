@@ -231,7 +231,7 @@ pub fn ladders(
 ) -> Result<Vec<Ladder>, CaptureError> {
     let mut picked: Vec<ConnectionReport> = Vec::new();
     let mut next = 1;
-    crate::analyze::analyze_path(
+    crate::pipeline::analyze_path(
         path,
         config,
         &mut next,

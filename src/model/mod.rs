@@ -4,3 +4,7 @@
 
 pub mod connection;
 pub mod file;
+
+pub use file::{
+    DecodeErrorEntry, FRAMES_PER_REASON, FileReport, MAX_LISTED_ERRORS, ReasonCount, Summary,
+};

@@ -1,7 +1,7 @@
-use super::{Reporter, Summary};
-use crate::analyze::FileReport;
+use super::Reporter;
 use crate::findings::Severity;
 use crate::model::connection::ConnectionReport;
+use crate::model::{FileReport, Summary};
 use std::io::{self, Write};
 
 /// One row per connection (RFC 4180 quoting).

@@ -1,6 +1,6 @@
-use super::{Reporter, Summary};
-use crate::analyze::FileReport;
+use super::Reporter;
 use crate::model::connection::ConnectionReport;
+use crate::model::{FileReport, Summary};
 use serde::Serialize;
 use std::io::{self, Write};
 

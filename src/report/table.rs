@@ -1,8 +1,8 @@
-use super::{Reporter, Summary, human_duration};
-use crate::analyze::FileReport;
+use super::{Reporter, human_duration};
 use crate::decode::link_type_name;
 use crate::findings::Severity;
 use crate::model::connection::ConnectionReport;
+use crate::model::{FileReport, Summary};
 use std::io::{self, Write};
 use tabled::builder::Builder;
 use tabled::settings::Style;

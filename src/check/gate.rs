@@ -1,0 +1,68 @@
+//! The policy applied one connection at a time, as both `check` (per file) and
+//! `live --check` (per capture session) apply it.
+
+use super::{Policy, Violation};
+use crate::model::connection::ConnectionReport;
+
+/// Counts the connections a policy judged and failed, and tells whether the
+/// run passes.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    policy: Policy,
+    judged: u64,
+    failed: u64,
+}
+
+impl Gate {
+    pub fn new(policy: Policy) -> Gate {
+        Gate {
+            policy,
+            judged: 0,
+            failed: 0,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Judges one connection: `None` when the policy does not apply to it
+    /// (`ports`/`hosts`), else every way it breaks the policy (empty: it passed).
+    pub fn judge(&mut self, c: &ConnectionReport) -> Option<Vec<Violation>> {
+        if !self.policy.selects(c) {
+            return None;
+        }
+        self.judged += 1;
+        let v = self.policy.violations(c);
+        self.failed += !v.is_empty() as u64;
+        Some(v)
+    }
+
+    /// Connections the policy applied to.
+    pub fn judged(&self) -> u64 {
+        self.judged
+    }
+
+    /// Connections that broke the policy.
+    pub fn failed(&self) -> u64 {
+        self.failed
+    }
+
+    /// The violation of the whole run: a connection count outside `expect_connections`.
+    pub fn count_violation(&self) -> Option<Violation> {
+        let range = self.policy.expect_connections?;
+        (!range.contains(self.judged)).then(|| Violation {
+            frame: 0,
+            kind: "connection_count".into(),
+            severity: None,
+            expected: Some(range.to_string()),
+            actual: Some(self.judged.to_string()),
+            message: format!("expected {range} connections, saw {}", self.judged),
+        })
+    }
+
+    /// No connection failed and the count is as expected.
+    pub fn passed(&self) -> bool {
+        self.failed == 0 && self.count_violation().is_none()
+    }
+}

@@ -1,0 +1,258 @@
+//! The command line: every subcommand's flags, and how they turn into the
+//! library's configuration. Part of the binary only.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use tcpshake::check::PolicyFlags;
+use tcpshake::duration::parse_duration;
+use tcpshake::judge::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "tcpshake",
+    version,
+    about = "Judge every TCP handshake and teardown in a packet capture",
+    long_about = "tcpshake reads pcap and pcapng captures (also gzip-compressed, or - for standard input), \
+follows every TCP connection, and says whether its three-way handshake and its FIN/RST teardown \
+went the way RFC 9293 says they must."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Analyse captures and report every connection's handshake and teardown.
+    Analyze(AnalyzeArgs),
+    /// Judge captures against a policy: exit 0 when all pass, 1 when one fails, 2 on bad input.
+    Check(Box<CheckArgs>),
+    /// Draw connections as ladder diagrams (text or Mermaid).
+    Ladder(LadderArgs),
+    /// Capture from a network interface and judge connections as they finish.
+    #[cfg(feature = "live")]
+    Live(Box<LiveArgs>),
+}
+
+#[cfg(feature = "live")]
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LiveFormat {
+    Table,
+    Jsonl,
+}
+
+#[cfg(feature = "live")]
+#[derive(Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (`--list` shows them).
+    #[arg(short, long, value_name = "IFACE", required_unless_present = "list")]
+    pub interface: Option<String>,
+    /// List the interfaces and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// BPF capture filter, e.g. "tcp port 443".
+    #[arg(short, long, value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Stop after this long (e.g. 30s). Ctrl-C also stops.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub duration: Option<i64>,
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Save what was captured as pcap (replay it with `tcpshake analyze`).
+    #[arg(short, long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    pub snaplen: i32,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: LiveFormat,
+    /// Apply the check policy: exit 1 when a connection failed it.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LadderFormat {
+    Text,
+    Mermaid,
+}
+
+#[derive(Args)]
+pub struct LadderArgs {
+    /// Capture file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The connection with this id (as `analyze` numbers them).
+    #[arg(long, value_name = "ID")]
+    pub conn: Option<u64>,
+    /// Connections whose client is this ip:port ([v6]:port for IPv6).
+    #[arg(long, value_name = "IP:PORT")]
+    pub client: Option<String>,
+    /// Connections whose server is this ip:port.
+    #[arg(long, value_name = "IP:PORT")]
+    pub server: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: LadderFormat,
+    /// Draw every segment instead of folding the data transfer.
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Capture files (pcap, pcapng, optionally .gz).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Print nothing; the exit code says it all.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CheckFormat,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Do not draw the ladder of each failing connection.
+    #[arg(long)]
+    pub no_ladder: bool,
+    /// Files judged at once (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+/// The policy knobs, shared by `check` and `live --check`.
+#[derive(Args)]
+pub struct PolicyArgs {
+    /// Policy file (TOML). Without it, ./tcpshake.toml is used when present.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Also fail on this severity (and worse), finding kind, or verdict. Repeatable, or comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "SEVERITY|KIND|VERDICT")]
+    pub fail_on: Vec<String>,
+    /// Never fail on this finding kind.
+    #[arg(long, value_delimiter = ',', value_name = "KIND")]
+    pub allow: Vec<String>,
+    /// Every judged connection's handshake must be one of these.
+    #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
+    pub expect_handshake: Vec<String>,
+    /// Every judged connection's close must be one of these.
+    #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
+    pub expect_close: Vec<String>,
+    /// Fail a connection whose SYN → SYN-ACK → ACK took longer (e.g. 200ms, 1.5s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub max_handshake_rtt: Option<i64>,
+    /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX.
+    #[arg(long, value_name = "N|MIN..MAX")]
+    pub expect_connections: Option<String>,
+    /// Judge only connections with this port at either end. Repeatable.
+    #[arg(long, value_delimiter = ',', value_name = "PORT")]
+    pub port: Vec<u16>,
+    /// Judge only connections with this host at either end. Repeatable.
+    #[arg(long, value_delimiter = ',', value_name = "IP")]
+    pub host: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// Capture files (pcap, pcapng, optionally .gz); - reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// In the table, list every connection, not only those with findings.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Args)]
+pub struct TrackingArgs {
+    /// A connection silent this long (capture time) ends.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub idle_timeout: i64,
+    /// How long a closed connection lingers for late segments.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub close_timeout: i64,
+    /// An unanswered SYN ends this long after its last retransmission.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub attempt_timeout: i64,
+    /// Maximum segment lifetime; a SYN within 2·MSL of a close is a TIME-WAIT reuse.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub msl: i64,
+    /// Most connections tracked at once; the longest-idle are evicted beyond it.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub max_connections: usize,
+    /// Zeek's likely server ports for the conn_state/history fields:
+    /// `default`, `none` (Zeek run with -b), or a comma-separated list.
+    #[arg(long, default_value = "default", value_name = "PORTS")]
+    pub zeek_server_ports: String,
+}
+
+impl TrackingArgs {
+    pub fn config(&self) -> Result<Config, String> {
+        let mut c = Config {
+            idle_timeout: self.idle_timeout,
+            close_timeout: self.close_timeout,
+            attempt_timeout: self.attempt_timeout,
+            two_msl: self.msl.saturating_mul(2),
+            max_connections: self.max_connections.max(1),
+            ..Config::default()
+        };
+        c.likely_server_ports = match self.zeek_server_ports.as_str() {
+            "default" => c.likely_server_ports,
+            "none" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<u16>()
+                        .map_err(|_| format!("--zeek-server-ports: '{p}' is not a port"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(c)
+    }
+}
+
+impl PolicyArgs {
+    pub fn flags(&self) -> PolicyFlags {
+        PolicyFlags {
+            policy: self.policy.clone(),
+            fail_on: self.fail_on.clone(),
+            allow: self.allow.clone(),
+            expect_handshake: self.expect_handshake.clone(),
+            expect_close: self.expect_close.clone(),
+            max_handshake_rtt: self.max_handshake_rtt,
+            expect_connections: self.expect_connections.clone(),
+            port: self.port.clone(),
+            host: self.host.clone(),
+        }
+    }
+}

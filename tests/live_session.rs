@@ -1,0 +1,259 @@
+//! The live session writes exactly what `analyze --format jsonl` writes: the
+//! frames of a capture file, fed through the live code path (session, flow
+//! expiry, JSON Lines output) from an in-memory source, give the same
+//! connection records, byte for byte, as `analyze` on the file. Needs neither
+//! libpcap nor privileges.
+
+use assert_cmd::Command;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use tcpshake::capture::{Frame, Timestamp, read_path};
+use tcpshake::judge::Config;
+use tcpshake::live::{
+    self, FrameSource, LiveError, LiveFormat, LiveOptions, LiveReport, Next, Packet,
+};
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+}
+
+/// A capture file's frames, handed out one by one like packets off a wire.
+struct Replay {
+    link_type: u32,
+    frames: Vec<(Timestamp, u32, Vec<u8>)>,
+    next: usize,
+}
+
+impl Replay {
+    fn of(path: &Path) -> Replay {
+        let mut link_types = Vec::new();
+        let mut frames = Vec::new();
+        read_path(path, &mut |f: &Frame<'_>| {
+            if !link_types.contains(&f.link_type) {
+                link_types.push(f.link_type);
+            }
+            frames.push((f.ts, f.orig_len, f.data.to_vec()));
+        })
+        .unwrap();
+        assert_eq!(link_types.len(), 1, "{}: one link type", path.display());
+        Replay {
+            link_type: link_types[0],
+            frames,
+            next: 0,
+        }
+    }
+}
+
+impl FrameSource for Replay {
+    fn link_type(&self) -> u32 {
+        self.link_type
+    }
+
+    fn next_packet(&mut self) -> Result<Next<'_>, LiveError> {
+        let Some((ts, orig_len, data)) = self.frames.get(self.next) else {
+            return Ok(Next::End);
+        };
+        self.next += 1;
+        Ok(Next::Packet(Packet {
+            ts: *ts,
+            orig_len: *orig_len,
+            data,
+        }))
+    }
+}
+
+/// `tcpshake live --format jsonl` over the frames of `path`, named as
+/// `analyze` names the file: (output, capture counters as JSON).
+fn live_jsonl(path: &Path) -> (String, String) {
+    let mut source = Replay::of(path);
+    let opts = LiveOptions {
+        interface: path.display().to_string(),
+        filter: None,
+        duration: None,
+        count: None,
+        write: None,
+        snaplen: 262_144,
+    };
+    let mut out = Vec::new();
+    let mut fails = Vec::new();
+    let mut report = LiveReport::new(&mut out, LiveFormat::Jsonl, None);
+    let status = live::run(
+        &mut source,
+        &opts,
+        &Config::default(),
+        &AtomicBool::new(false),
+        &mut || {},
+        &mut |c| report.connection(&c, &mut fails).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    report.finish(&status).unwrap();
+    assert!(fails.is_empty());
+    assert_eq!(status.packets, source.frames.len() as u64);
+    (
+        String::from_utf8(out).unwrap(),
+        serde_json::to_string(&status).unwrap(),
+    )
+}
+
+fn analyze_jsonl(path: &Path) -> String {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["analyze", "--format", "jsonl"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", path.display());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const CONNECTION: &str = "{\"record\":\"connection\",";
+
+#[test]
+fn live_jsonl_is_analyze_jsonl() {
+    for name in [
+        "mixed.pcap",
+        "handshake-graceful.pcap",
+        "refused-retry.pcap",
+        "time-wait-reuse.pcap",
+        "retransmission.pcap",
+        "ipv6.pcap",
+        "open.pcap",
+        "link-sll2.pcap",
+        "clean.pcap.gz",
+    ] {
+        let path = testdata(name);
+        let (live, capture) = live_jsonl(&path);
+        let analyze = analyze_jsonl(&path);
+        let live: Vec<&str> = live.lines().collect();
+        let analyze: Vec<&str> = analyze.lines().collect();
+        let (live_summary, live_connections) = live.split_last().unwrap();
+        let analyze_connections: Vec<&str> = analyze
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with(CONNECTION))
+            .collect();
+        assert!(!analyze_connections.is_empty(), "{name}");
+        assert_eq!(live_connections, analyze_connections.as_slice(), "{name}");
+        // The summary record is analyze's (no file was read: `files` is 0)
+        // with the capture counters added.
+        let analyze_summary = analyze
+            .last()
+            .unwrap()
+            .replace("\"files\":1,", "\"files\":0,");
+        let expected = format!(
+            "{},\"capture\":{capture}}}",
+            analyze_summary.strip_suffix('}').unwrap()
+        );
+        assert_eq!(*live_summary, expected, "{name}");
+    }
+}
+
+#[test]
+fn live_table_writes_analyze_table_blocks() {
+    let path = testdata("mixed.pcap");
+    let mut source = Replay::of(&path);
+    let opts = LiveOptions {
+        interface: "lo".into(),
+        filter: None,
+        duration: None,
+        count: Some(1_000_000),
+        write: None,
+        snaplen: 262_144,
+    };
+    let mut out = Vec::new();
+    let mut report = LiveReport::new(&mut out, LiveFormat::Table, None);
+    let status = live::run(
+        &mut source,
+        &opts,
+        &Config::default(),
+        &AtomicBool::new(false),
+        &mut || {},
+        &mut |c| report.connection(&c, &mut std::io::sink()).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    report.finish(&status).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let n = status.connections as usize;
+    assert!(n > 3);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with('#')).count(),
+        n,
+        "{text}"
+    );
+    assert!(text.contains(&format!(
+        "{} packets, {} TCP segments, {n} connections; handshakes: ",
+        source.frames.len(),
+        status.tcp_segments
+    )));
+}
+
+/// A source that goes quiet after its frames, then ends.
+struct QuietAfter {
+    replay: Replay,
+    quiet: bool,
+    ended: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl FrameSource for QuietAfter {
+    fn link_type(&self) -> u32 {
+        self.replay.link_type
+    }
+
+    fn next_packet(&mut self) -> Result<Next<'_>, LiveError> {
+        if self.replay.next < self.replay.frames.len() {
+            return self.replay.next_packet();
+        }
+        if !self.quiet {
+            self.quiet = true;
+            return Ok(Next::Quiet);
+        }
+        self.ended.set(true);
+        Ok(Next::End)
+    }
+}
+
+/// On a quiet interface time still passes: a connection idle (by the wall
+/// clock) beyond the idle timeout ends before the capture does.
+#[test]
+fn quiet_source_expires_idle_connections_by_the_clock() {
+    let ended = std::rc::Rc::new(std::cell::Cell::new(false));
+    let mut source = QuietAfter {
+        replay: Replay::of(&testdata("open.pcap")),
+        quiet: false,
+        ended: ended.clone(),
+    };
+    let opts = LiveOptions {
+        interface: "test".into(),
+        filter: None,
+        duration: None,
+        count: None,
+        write: None,
+        snaplen: 262_144,
+    };
+    let mut before_end = 0;
+    let mut after_end = 0;
+    let status = live::run(
+        &mut source,
+        &opts,
+        &Config::default(),
+        &AtomicBool::new(false),
+        &mut || {},
+        &mut |_| {
+            if ended.get() {
+                after_end += 1
+            } else {
+                before_end += 1
+            }
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    // The capture's timestamps are years old: by the clock, idle for long.
+    assert!(before_end > 0);
+    assert_eq!(after_end, 0);
+    assert_eq!(status.connections, before_end);
+}
