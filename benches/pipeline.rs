@@ -1,6 +1,7 @@
 //! Throughput of the pipeline on a generated small-packet capture (not
 //! committed; built in memory at bench time):
-//! read → read + decode → read + decode + flow table + judge.
+//! read → read + decode → read + decode + flow table + judge; and the
+//! per-resend cost of a retransmission storm.
 //!
 //! Run: cargo bench --bench pipeline
 
@@ -70,6 +71,22 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("long-connections");
     g.sample_size(10);
     g.throughput(Throughput::Elements(frames));
+    judge(&mut g, bytes);
+    g.finish();
+
+    retransmission_storm(c);
+}
+
+/// The retransmission storm of the scale workloads: one connection with
+/// 10,000 segments outstanding, the last resent 10,000 times. Throughput is
+/// counted in resent segments, so the time per element is the cost of one
+/// resend (plus a share of the 10,008 other frames).
+fn retransmission_storm(c: &mut Criterion) {
+    let (bytes, resends) = workload::retransmission_storm_capture();
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let mut g = c.benchmark_group("retransmission-storm");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(resends));
     judge(&mut g, bytes);
     g.finish();
 }
