@@ -549,8 +549,8 @@ mod every_finding_counts {
     //! The cap on listed findings: counted by kind, errors never crowded out,
     //! consequences of one event listed once with their count.
     use super::*;
-    use crate::model::connection::MAX_FINDINGS;
     use crate::model::Summary;
+    use crate::model::connection::MAX_FINDINGS;
     use crate::report::connection_block;
 
     #[test]
