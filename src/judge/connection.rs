@@ -131,6 +131,8 @@ pub struct Connection {
     /// Where the entry of each kind reported once per side is (index into `findings`).
     pub(super) once: [Option<(FindingKind, Side, u16)>; ONCE_SLOTS],
     pub evicted: bool,
+    /// The opening attempt, for the server view.
+    pub(super) attempt: super::attempt::AttemptTrack,
 }
 
 /// Invalid flag combinations (RFC 9293 §3.1; the "xmas" and "null" probes).
@@ -200,6 +202,7 @@ impl Connection {
             suppressed: None,
             once: [None; ONCE_SLOTS],
             evicted: false,
+            attempt: Default::default(),
         };
         let f = seg.flags;
         if !(f.syn() || f.fin() || f.rst()) || (f.ack() && !f.syn()) {
@@ -381,8 +384,16 @@ impl Connection {
         if !outcome.flags.is_empty() {
             self.transfer_findings(frame, ts, seg, from, &outcome);
         }
+        if from == Side::Server && !f.syn() && !f.rst() {
+            self.note_server_segment(f);
+        }
         if f.rst() {
+            let handshake_done = self.handshake_done();
+            let was_reset = self.reset_by.is_some();
             self.on_rst(frame, seg, from);
+            if !was_reset && self.reset_by.is_some() {
+                self.note_rst(ts, from, handshake_done);
+            }
             return;
         }
         if from == Side::Client && self.synack_frame.is_some() && !f.syn() {

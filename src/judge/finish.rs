@@ -15,6 +15,7 @@ impl Connection {
         let hs = self.handshake_verdict();
         let (close, closed_by) = self.close_verdict(hs);
         self.findings.sort_by_key(|f| f.frame);
+        let (syn_count, time_to_establish, attempt) = self.attempt.report();
         ConnectionReport {
             id: self.id,
             file: file.clone(),
@@ -57,6 +58,9 @@ impl Connection {
             anomalies_suppressed: self.suppressed.as_ref().map_or(0, |s| s.0.iter().sum()),
             suppressed: self.suppressed.map(|s| *s).unwrap_or_default(),
             evicted: self.evicted,
+            syn_count,
+            time_to_establish,
+            attempt,
         }
     }
 
