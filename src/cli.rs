@@ -29,6 +29,9 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// Draw connections as ladder diagrams (text or Mermaid).
     Ladder(LadderArgs),
+    /// Read a busy listener at a glance: connections grouped by server, with
+    /// percentiles, a timeline and diagnoses (docs/servers.md).
+    Servers(ServersArgs),
     /// Capture from a network interface and judge connections as they finish.
     #[cfg(feature = "live")]
     Live(Box<LiveArgs>),
@@ -188,6 +191,32 @@ pub struct AnalyzeArgs {
     /// In the table, list every connection, not only those with findings.
     #[arg(long)]
     pub all: bool,
+    /// Group connections: `server` gives the `servers` view.
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub by: Option<GroupBy>,
+    /// With `--by server`: the timeline's interval (default: from the capture's length).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<i64>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GroupBy {
+    Server,
+}
+
+#[derive(Args)]
+pub struct ServersArgs {
+    /// Capture files (pcap, pcapng, optionally .gz); - reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// The timeline's interval, e.g. 1s (default: from the capture's length).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<i64>,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }

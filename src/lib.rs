@@ -25,3 +25,4 @@ pub mod pipeline;
 pub mod progress;
 pub mod report;
 pub mod seq;
+pub mod servers;
