@@ -5,15 +5,18 @@ mod cli;
 
 use anyhow::Result;
 use clap::Parser;
-use cli::{AnalyzeArgs, ServersArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat};
+use cli::{
+    AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat,
+    ServersArgs,
+};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use tcpshake::check::{self, Status};
 use tcpshake::ladder::{self, Selection, TextOptions, render_mermaid, render_text};
 use tcpshake::pipeline::{self, Progress};
 use tcpshake::progress::Spinner;
-use tcpshake::servers;
 use tcpshake::report::{CsvReporter, JsonReporter, JsonlReporter, Reporter, TableReporter};
+use tcpshake::servers;
 
 fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     if let Some(cli::GroupBy::Server) = args.by {

@@ -86,7 +86,14 @@ fn pct(n: u64, of: u64) -> f64 {
     }
 }
 
-fn diag(id: &'static str, subject: &str, count: u64, of: u64, ex: &Examples, message: String) -> Diagnosis {
+fn diag(
+    id: &'static str,
+    subject: &str,
+    count: u64,
+    of: u64,
+    ex: &Examples,
+    message: String,
+) -> Diagnosis {
     Diagnosis {
         id,
         subject: subject.to_string(),
@@ -99,12 +106,23 @@ fn diag(id: &'static str, subject: &str, count: u64, of: u64, ex: &Examples, mes
     }
 }
 
-fn from_evidence(id: &'static str, subject: &str, e: &Evidence, of: u64, message: String) -> Diagnosis {
+fn from_evidence(
+    id: &'static str,
+    subject: &str,
+    e: &Evidence,
+    of: u64,
+    message: String,
+) -> Diagnosis {
     diag(id, subject, e.count, of, &e.examples, message)
 }
 
 /// The diagnoses of one listener; `buckets` is its timeline at report width.
-pub fn listener(subject: &str, s: &ListenerStats, buckets: &[(i64, Bucket)], width: i64) -> Vec<Diagnosis> {
+pub fn listener(
+    subject: &str,
+    s: &ListenerStats,
+    buckets: &[(i64, Bucket)],
+    width: i64,
+) -> Vec<Diagnosis> {
     let mut out = Vec::new();
     let e = &s.evidence;
     let tte = s.time_to_establish.summary();
@@ -192,7 +210,9 @@ pub fn listener(subject: &str, s: &ListenerStats, buckets: &[(i64, Bucket)], wid
     }
 
     let ck = &e.cookie_like;
-    let pressure = s.never_answered + s.handshake[crate::model::connection::Handshake::NoFinalAck as usize] + s.syn_retransmitted;
+    let pressure = s.never_answered
+        + s.handshake[crate::model::connection::Handshake::NoFinalAck as usize]
+        + s.syn_retransmitted;
     if ck.count >= COOKIES_MIN && pressure >= COOKIES_MIN_PRESSURE && e.synack_full_options > 0 {
         out.push(from_evidence(
             "syn_cookies_suspected",
@@ -270,7 +290,10 @@ pub fn listener(subject: &str, s: &ListenerStats, buckets: &[(i64, Bucket)], wid
             ch.count + paws.count,
             s.attempts,
             &ex,
-            format!("{}: the server rejected new connections from TIME-WAIT", parts.join("; ")),
+            format!(
+                "{}: the server rejected new connections from TIME-WAIT",
+                parts.join("; ")
+            ),
         ));
     }
 
@@ -278,11 +301,15 @@ pub fn listener(subject: &str, s: &ListenerStats, buckets: &[(i64, Bucket)], wid
     let mut best: Option<(usize, usize, u32)> = None;
     let mut i = 0;
     while i < buckets.len() {
-        let all_refused = |b: &Bucket| b.counts[tl::ATTEMPTS] > 0 && b.counts[tl::REFUSED] == b.counts[tl::ATTEMPTS];
+        let all_refused = |b: &Bucket| {
+            b.counts[tl::ATTEMPTS] > 0 && b.counts[tl::REFUSED] == b.counts[tl::ATTEMPTS]
+        };
         if all_refused(&buckets[i].1) {
             let mut j = i;
             let mut refused = 0;
-            while j < buckets.len() && (all_refused(&buckets[j].1) || buckets[j].1.counts[tl::ATTEMPTS] == 0) {
+            while j < buckets.len()
+                && (all_refused(&buckets[j].1) || buckets[j].1.counts[tl::ATTEMPTS] == 0)
+            {
                 refused += buckets[j].1.counts[tl::REFUSED];
                 j += 1;
             }
@@ -295,14 +322,21 @@ pub fn listener(subject: &str, s: &ListenerStats, buckets: &[(i64, Bucket)], wid
         }
     }
     if let Some((a, b, refused)) = best {
-        let ok_outside = buckets[..a].iter().chain(&buckets[b..]).any(|(_, x)| x.counts[tl::COMPLETED] > 0);
+        let ok_outside = buckets[..a]
+            .iter()
+            .chain(&buckets[b..])
+            .any(|(_, x)| x.counts[tl::COMPLETED] > 0);
         if refused >= DOWN_MIN_REFUSED && ok_outside {
             let mut ex = Examples::default();
             for (_, x) in &buckets[a..b] {
                 ex.merge(&x.refused);
             }
             let start = (buckets[a].0 - buckets[0].0) as f64 / 1e9;
-            let last_nonempty = buckets[a..b].iter().rposition(|(_, x)| x.counts[tl::ATTEMPTS] > 0).unwrap_or(0) + a;
+            let last_nonempty = buckets[a..b]
+                .iter()
+                .rposition(|(_, x)| x.counts[tl::ATTEMPTS] > 0)
+                .unwrap_or(0)
+                + a;
             let end = (buckets[last_nonempty].0 + width - buckets[0].0) as f64 / 1e9;
             out.push(diag(
                 "listener_down",
@@ -328,7 +362,9 @@ pub fn client(subject: &str, c: &ClientStats) -> Option<Diagnosis> {
     if !reusing && range_pct < RANGE_USED_PCT {
         return None;
     }
-    let rate = c.ports_per_second().map_or("-".to_string(), |r| format!("{r:.1}"));
+    let rate = c
+        .ports_per_second()
+        .map_or("-".to_string(), |r| format!("{r:.1}"));
     Some(from_evidence(
         "port_exhaustion",
         subject,
@@ -338,7 +374,9 @@ pub fn client(subject: &str, c: &ClientStats) -> Option<Diagnosis> {
             "{reuse} of {} connections ({:.1}%) reused a 4-tuple within 2·MSL, {rate} new ports a second{}: the address is running out of ephemeral ports (a NAT or a proxy)",
             c.connections,
             pct(reuse, c.connections),
-            range.map_or(String::new(), |r| format!(", {r} distinct ports ({range_pct:.0}% of the 28232-port ephemeral range)")),
+            range.map_or(String::new(), |r| format!(
+                ", {r} distinct ports ({range_pct:.0}% of the 28232-port ephemeral range)"
+            )),
         ),
     ))
 }

@@ -215,7 +215,11 @@ impl ServerView {
 }
 
 /// Counts by name, only the non-zero ones.
-fn named<T: Copy>(all: &[T], counts: &[u64], name: impl Fn(T) -> &'static str) -> BTreeMap<&'static str, u64> {
+fn named<T: Copy>(
+    all: &[T],
+    counts: &[u64],
+    name: impl Fn(T) -> &'static str,
+) -> BTreeMap<&'static str, u64> {
     all.iter()
         .zip(counts)
         .filter(|(_, n)| **n > 0)
@@ -227,7 +231,12 @@ fn rate(n: u64, of: u64) -> f64 {
     if of == 0 { 0.0 } else { n as f64 / of as f64 }
 }
 
-fn listener_report(subject: &str, l: &ListenerStats, origin: Timestamp, end: Timestamp) -> ListenerReport {
+fn listener_report(
+    subject: &str,
+    l: &ListenerStats,
+    origin: Timestamp,
+    end: Timestamp,
+) -> ListenerReport {
     let width = l.timeline.width();
     let buckets = l.timeline.dense(origin.0, end.0);
     let diagnoses = diagnose::listener(subject, l, &buckets, width);
@@ -465,4 +474,59 @@ pub fn analyze_files(
         }
     }
     (view.finish(), all_read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(name)
+    }
+
+    #[test]
+    fn the_listener_cap_is_announced_and_overall_counts_stay_exact() {
+        let opts = ServerOptions {
+            max_listeners: 1,
+            ..ServerOptions::default()
+        };
+        let (r, ok) = analyze_files(
+            &[testdata("mixed.pcap")],
+            &crate::judge::Config::default(),
+            opts,
+            &mut |_| Box::new(()),
+            &mut |_| {},
+        );
+        assert!(ok);
+        assert_eq!(r.listeners.len(), 1);
+        assert_eq!(r.overall.connections, 5);
+        assert!(
+            r.notes.iter().any(|n| n.contains("more than 1 listeners")),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
+    fn backoff_ladder() {
+        assert!(stats::on_backoff_ladder(2, 1.0));
+        assert!(stats::on_backoff_ladder(3, 3.01));
+        assert!(stats::on_backoff_ladder(2, 3.0), "3 s initial RTO");
+        assert!(!stats::on_backoff_ladder(2, 0.2));
+        assert!(!stats::on_backoff_ladder(1, 0.0));
+    }
+
+    #[test]
+    fn sketches_stay_bounded() {
+        let mut s = stats::Sketch::default();
+        for i in 0..200_000 {
+            s.add(1e-6 * (1.0 + (i % 10_000) as f64));
+        }
+        let p = s.summary();
+        assert_eq!(p.count, 200_000);
+        let p50 = p.p50.unwrap();
+        assert!((p50 - 0.005).abs() / 0.005 < 0.02, "{p50}");
+    }
 }

@@ -5,8 +5,8 @@
 use super::timeline::{self as tl, Examples, Timeline};
 use crate::capture::Timestamp;
 use crate::decode::IpAddress;
-use crate::findings::{FindingKind, Side};
 use crate::findings::Detail;
+use crate::findings::{FindingKind, Side};
 use crate::model::attempt::RstPhase;
 use crate::model::connection::{ConnectionReport, Handshake};
 use rustc_hash::FxHashSet;
@@ -60,13 +60,19 @@ impl Sketch {
     }
 
     pub fn summary(&self) -> Percentiles {
-        let q = |p| self.0.quantile(p).ok().flatten();
+        let (min, max) = (self.0.min(), self.0.max());
+        // The sketch's value is within 1% of the true one; never outside the
+        // values seen.
+        let q = |p| {
+            let v = self.0.quantile(p).ok().flatten()?;
+            Some(v.clamp(min.unwrap_or(v), max.unwrap_or(v)))
+        };
         Percentiles {
             count: self.0.count() as u64,
             p50: q(0.5),
             p90: q(0.9),
             p99: q(0.99),
-            max: self.0.max(),
+            max,
         }
     }
 }
@@ -250,7 +256,10 @@ impl ListenerStats {
         let start = c.start.0;
         let end = start + (c.duration * 1e9) as i64;
         self.first_ts = Some(self.first_ts.map_or(c.start, |t| t.min(c.start)));
-        self.last_ts = Some(self.last_ts.map_or(Timestamp(end), |t| t.max(Timestamp(end))));
+        self.last_ts = Some(
+            self.last_ts
+                .map_or(Timestamp(end), |t| t.max(Timestamp(end))),
+        );
         let hs = c.handshake;
         self.handshake[hs as usize] += 1;
         self.close[c.close as usize] += 1;
@@ -280,7 +289,11 @@ impl ListenerStats {
             self.rst[s][p] += 1;
             let at = start + (a.rst_after.unwrap_or(0.0) * 1e9) as i64;
             let b = self.timeline.bucket_mut(at);
-            let series = if s == 1 { tl::RST_SERVER } else { tl::RST_CLIENT };
+            let series = if s == 1 {
+                tl::RST_SERVER
+            } else {
+                tl::RST_CLIENT
+            };
             b.counts[series] = b.counts[series].saturating_add(1);
             b.rst.add(c.id, c.first_frame, c.last_frame);
         }
@@ -363,7 +376,10 @@ impl ListenerStats {
         if let (Some(syn), Some(sa)) = (a.syn_options, a.synack_options) {
             let offered = syn.wscale.is_some() || syn.sack;
             let dropped = (syn.wscale.is_some() && sa.wscale.is_none()) || (syn.sack && !sa.sack);
-            if offered && dropped && !sa.timestamps && sa.mss.is_some_and(|m| COOKIE_MSS.contains(&m))
+            if offered
+                && dropped
+                && !sa.timestamps
+                && sa.mss.is_some_and(|m| COOKIE_MSS.contains(&m))
             {
                 e.cookie_like.add(c);
             } else if offered && !dropped {

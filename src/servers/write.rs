@@ -27,15 +27,39 @@ pub fn write_jsonl(out: &mut dyn Write, r: &ServersReport) -> io::Result<()> {
         body: &'a T,
     }
     for l in &r.listeners {
-        to_json(out, &Rec { record: "listener", body: l })?;
+        to_json(
+            out,
+            &Rec {
+                record: "listener",
+                body: l,
+            },
+        )?;
     }
     for c in &r.clients {
-        to_json(out, &Rec { record: "client", body: c })?;
+        to_json(
+            out,
+            &Rec {
+                record: "client",
+                body: c,
+            },
+        )?;
     }
     for d in &r.diagnoses {
-        to_json(out, &Rec { record: "diagnosis", body: d })?;
+        to_json(
+            out,
+            &Rec {
+                record: "diagnosis",
+                body: d,
+            },
+        )?;
     }
-    to_json(out, &Rec { record: "overall", body: &r.overall })?;
+    to_json(
+        out,
+        &Rec {
+            record: "overall",
+            body: &r.overall,
+        },
+    )?;
     to_json(
         out,
         &serde_json::json!({"record": "summary", "interval": r.interval, "start": r.start, "listeners": r.listeners.len(), "diagnoses": r.diagnoses.len(), "notes": r.notes}),
@@ -49,11 +73,27 @@ fn opt(v: Option<f64>) -> String {
 /// One row per listener and one for `all`.
 pub fn write_csv(out: &mut dyn Write, r: &ServersReport) -> io::Result<()> {
     let mut head = vec![
-        "server", "connections", "attempts", "established", "syns", "distinct_clients",
-        "refused", "unanswered", "no_final_ack", "aborted", "invalid",
-        "syn_never_answered", "rst_client", "rst_server",
-        "rate_refused", "rate_unanswered", "rate_no_final_ack", "rate_aborted",
-        "rate_syn_retransmission", "rate_retransmission", "rate_zero_window",
+        "server",
+        "connections",
+        "attempts",
+        "established",
+        "syns",
+        "distinct_clients",
+        "refused",
+        "unanswered",
+        "no_final_ack",
+        "aborted",
+        "invalid",
+        "syn_never_answered",
+        "rst_client",
+        "rst_server",
+        "rate_refused",
+        "rate_unanswered",
+        "rate_no_final_ack",
+        "rate_aborted",
+        "rate_syn_retransmission",
+        "rate_retransmission",
+        "rate_zero_window",
     ]
     .into_iter()
     .map(String::from)
@@ -96,7 +136,13 @@ pub fn write_csv(out: &mut dyn Write, r: &ServersReport) -> io::Result<()> {
         row.push(ids.join(";"));
         let row: Vec<String> = row
             .into_iter()
-            .map(|f| if f.contains(',') || f.contains('"') { format!("\"{}\"", f.replace('"', "\"\"")) } else { f })
+            .map(|f| {
+                if f.contains(',') || f.contains('"') {
+                    format!("\"{}\"", f.replace('"', "\"\""))
+                } else {
+                    f
+                }
+            })
             .collect();
         writeln!(out, "{}", row.join(","))?;
     }
@@ -161,7 +207,10 @@ fn listener_block(out: &mut dyn Write, l: &ListenerReport) -> io::Result<()> {
         if l.distinct_clients_capped { "+" } else { "" }
     )?;
     let join = |m: &std::collections::BTreeMap<&str, u64>| {
-        m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     writeln!(out, "  handshake   {}", join(&l.handshake))?;
     writeln!(out, "  close       {}", join(&l.close))?;
@@ -267,7 +316,8 @@ pub fn write_table(out: &mut dyn Write, r: &ServersReport) -> io::Result<()> {
                 "  {}  {} connections, {} new ports/s, {} reused within 2·MSL{}",
                 c.address,
                 c.connections,
-                c.ports_per_second.map_or("-".to_string(), |p| format!("{p:.1}")),
+                c.ports_per_second
+                    .map_or("-".to_string(), |p| format!("{p:.1}")),
                 c.reused_within_2msl,
                 c.distinct_ports
                     .map_or(String::new(), |p| format!(", {p} distinct ports"))
