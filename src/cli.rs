@@ -170,6 +170,24 @@ pub struct PolicyArgs {
     /// Judge only connections with this host at either end. Repeatable.
     #[arg(long, value_delimiter = ',', value_name = "IP")]
     pub host: Vec<String>,
+    /// Fail when a listener's rate is higher, e.g. refused=1%, all/syn_retransmission=0.5%,
+    /// 10.0.0.2:80/aborted=0 (rates: refused, unanswered, no_final_ack, aborted,
+    /// syn_retransmission, retransmission, zero_window). Repeatable.
+    #[arg(long, value_name = "[SCOPE/]RATE=PCT")]
+    pub max_rate: Vec<String>,
+    /// Fail when a listener's median is longer, e.g. time_to_establish=20ms. Repeatable.
+    #[arg(long, value_name = "[SCOPE/]MEASURE=DURATION")]
+    pub max_p50: Vec<String>,
+    /// Fail when a listener's 90th percentile is longer. Repeatable.
+    #[arg(long, value_name = "[SCOPE/]MEASURE=DURATION")]
+    pub max_p90: Vec<String>,
+    /// Fail when a listener's 99th percentile is longer, e.g. time_to_establish=200ms
+    /// (measures: time_to_establish, syn_to_synack, synack_to_ack). Repeatable.
+    #[arg(long, value_name = "[SCOPE/]MEASURE=DURATION")]
+    pub max_p99: Vec<String>,
+    /// Fail when the server view gives this diagnosis, e.g. accept_queue_overflow. Repeatable.
+    #[arg(long, value_delimiter = ',', value_name = "[SCOPE/]DIAGNOSIS")]
+    pub fail_on_diagnosis: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -282,6 +300,11 @@ impl PolicyArgs {
             expect_connections: self.expect_connections.clone(),
             port: self.port.clone(),
             host: self.host.clone(),
+            max_rate: self.max_rate.clone(),
+            max_p50: self.max_p50.clone(),
+            max_p90: self.max_p90.clone(),
+            max_p99: self.max_p99.clone(),
+            fail_on_diagnosis: self.fail_on_diagnosis.clone(),
         }
     }
 }

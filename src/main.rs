@@ -75,7 +75,8 @@ fn run_servers(args: ServersArgs) -> Result<ExitCode> {
 
 fn run_check(args: CheckArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
-    let policy = args.policy.flags().build()?;
+    let mut policy = args.policy.flags().build()?;
+    policy.two_msl = config.two_msl;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -171,7 +172,15 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
     }
     let config = args.tracking.config().map_err(Usage)?;
     let gate = match args.check {
-        true => Some(check::Gate::new(args.policy.flags().build()?)),
+        true => {
+            let policy = args.policy.flags().build()?;
+            if !policy.server_rules.is_empty() {
+                let why = "--max-rate, --max-p50/p90/p99 and --fail-on-diagnosis judge a whole capture: \
+                    save it with --write and run `tcpshake check` on the file";
+                return Err(Usage(why.into()).into());
+            }
+            Some(check::Gate::new(policy))
+        }
         false => None,
     };
     let opts = LiveOptions {

@@ -7,6 +7,7 @@ mod gate;
 mod github;
 mod junit;
 mod policy;
+mod servers;
 mod text;
 
 pub use gate::Gate;
@@ -16,6 +17,7 @@ pub use policy::{
     CountRange, FailOn, Policy, PolicyBuildError, PolicyError, PolicyFlags, Violation,
     handshake_time,
 };
+pub use servers::{Quantile, Scope, ServerRule};
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
 use crate::flow::Endpoint;
@@ -127,6 +129,7 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
         Ok(report) => {
             v.truncated = report.truncated_reason;
             v.capture_violations.extend(gate.count_violation());
+            v.capture_violations.extend(gate.server_violations());
             v.failed.sort_by_key(|f| f.id);
             if !v.failed.is_empty() || !v.capture_violations.is_empty() {
                 v.status = Status::Fail;

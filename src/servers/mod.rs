@@ -58,6 +58,7 @@ impl Default for ServerOptions {
 }
 
 /// Aggregates finished connections into per-listener and per-client figures.
+#[derive(Debug, Clone)]
 pub struct ServerView {
     opts: ServerOptions,
     listeners: FxHashMap<Endpoint, ListenerStats>,
