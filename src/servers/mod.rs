@@ -517,6 +517,9 @@ mod tests {
         assert!(stats::on_backoff_ladder(2, 3.0), "3 s initial RTO");
         assert!(!stats::on_backoff_ladder(2, 0.2));
         assert!(!stats::on_backoff_ladder(1, 0.0));
+        assert!(stats::on_backoff_ladder(3, 2.1), "linear timeouts");
+        assert!(stats::on_backoff_ladder(6, 6.0), "4 linear, then 2 s");
+        assert!(!stats::on_backoff_ladder(3, 5.0));
     }
 
     #[test]

@@ -178,18 +178,36 @@ impl ListenerEvidence {
 /// net/ipv4/syncookies.c).
 pub const COOKIE_MSS: [u16; 4] = [536, 1300, 1440, 1460];
 
-/// Does `after` seconds between the first and the `syns`-th SYN fit an
-/// exponential backoff from an initial RTO of 1 s (Linux, RFC 6298) or 3 s
-/// (older stacks, RFC 1122)? Within 25% plus 50 ms.
+/// Seconds from the first SYN to its `retries`-th retransmission when the
+/// timeout starts at `initial` seconds, stays there for the first `linear`
+/// retries and doubles after each later one.
+fn syn_schedule(initial: f64, linear: u32, retries: u32) -> f64 {
+    let (mut t, mut rto) = (0.0, initial);
+    for k in 1..=retries.min(16) {
+        t += rto;
+        if k >= linear {
+            rto *= 2.0;
+        }
+    }
+    t
+}
+
+/// Does `after` seconds between the first and the `syns`-th SYN fit a client's
+/// SYN retransmission schedule? Exponential backoff from an initial RTO of
+/// 1 s (RFC 6298, Linux) or 3 s (RFC 1122, older stacks), or recent Linux's
+/// linear timeouts (1 s for the first `net.ipv4.tcp_syn_linear_timeouts`
+/// retries, 4 by default, then exponential). Within 25% plus 50 ms.
 pub fn on_backoff_ladder(syns: u32, after: f64) -> bool {
     if syns < 2 {
         return false;
     }
-    let n = (syns - 1).min(16) as i32;
-    [1.0, 3.0].iter().any(|rto: &f64| {
-        let want = rto * (2f64.powi(n) - 1.0);
-        (after - want).abs() <= want * 0.25 + 0.05
-    })
+    let n = syns - 1;
+    [(1.0, 0), (3.0, 0), (1.0, 4)]
+        .iter()
+        .any(|&(initial, linear)| {
+            let want = syn_schedule(initial, linear, n);
+            (after - want).abs() <= want * 0.25 + 0.05
+        })
 }
 
 /// Everything counted for one listener (or for all of them).
