@@ -365,10 +365,11 @@ pub fn client(subject: &str, c: &ClientStats) -> Option<Diagnosis> {
     let rate = c
         .ports_per_second()
         .map_or("-".to_string(), |r| format!("{r:.1}"));
+    let none = Evidence::default();
     Some(from_evidence(
         "port_exhaustion",
         subject,
-        &c.reuse,
+        c.reuse.as_deref().unwrap_or(&none),
         c.connections,
         format!(
             "{reuse} of {} connections ({:.1}%) reused a 4-tuple within 2·MSL, {rate} new ports a second{}: the address is running out of ephemeral ports (a NAT or a proxy)",

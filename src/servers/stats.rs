@@ -463,7 +463,8 @@ pub struct ClientStats {
     pub last: Option<Timestamp>,
     /// New connections on a 4-tuple used less than 2·MSL before.
     pub reused_within_2msl: u64,
-    pub reuse: Evidence,
+    /// Made at the first reuse, so an ordinary address stays small.
+    pub reuse: Option<Box<Evidence>>,
     /// Ports used, one bit each; made once the client has many connections.
     pub ports: Option<Box<[u64; 1024]>>,
     /// The TSval of the latest SYN seen, and when that connection started.
@@ -485,7 +486,7 @@ impl ClientStats {
                 && gap < two_msl
             {
                 self.reused_within_2msl += 1;
-                self.reuse.add(c);
+                self.reuse.get_or_insert_with(Box::default).add(c);
             }
         }
         if self.ports.is_none() && self.connections >= PORT_BITMAP_AFTER && *bitmaps_left > 0 {
