@@ -17,8 +17,9 @@
 //!
 //! After damage the reader scans forward, byte by byte but skipping zero runs
 //! word by word, for the next plausible record: for classic pcap a header that
-//! passes the checks above (with the wire length bounded and not 0) and is followed
-//! by another such header or by the end of the file; for pcapng a known block
+//! passes the checks above (with the wire length bounded and not 0) and is
+//! either within a minute before or a day after the last record read, or
+//! followed by another such header or by the end of the file; for pcapng a known block
 //! type with a sane length repeated in its trailer (and, for an enhanced
 //! packet block, an interface the section defines). A file that merely ends
 //! inside its last record is not damage: it is reported as truncated.
@@ -83,7 +84,10 @@ impl fmt::Display for DamageKind {
                 write!(f, "block length {len} but trailing length {trailer}")
             }
             DamageKind::BlockType { block_type } => {
-                write!(f, "block type {block_type:#010x} with a bad byte-order magic")
+                write!(
+                    f,
+                    "block type {block_type:#010x} with a bad byte-order magic"
+                )
             }
             DamageKind::BlockContent { reason } => write!(f, "unparseable block: {reason}"),
         }

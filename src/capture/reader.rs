@@ -24,6 +24,10 @@ const MAX_RECORD: usize = 64 << 20;
 /// The largest pcapng block accepted (name resolution and secrets blocks can
 /// be large; packet blocks are bounded by it too).
 const MAX_PCAPNG_BLOCK: usize = 16 << 20;
+/// A candidate record this close in time to the last good one (seconds
+/// before, after) needs no second plausible header behind it.
+const NEAR_BEFORE_SECS: i64 = 60;
+const NEAR_AFTER_SECS: i64 = 86_400;
 /// While scanning damage, skipped bytes are released in steps of this size so
 /// the window does not grow with the damage.
 const SCAN_STEP: usize = 64 << 10;
@@ -164,20 +168,21 @@ pub fn read_capture<R: Read + Send + 'static>(
         path: path.to_path_buf(),
         len: w.len(),
     };
-    let bad_header = |e: pcap_parser::nom::Err<PcapError<&[u8]>>, path: &Path| CaptureError::BadHeader {
-        path: path.to_path_buf(),
-        reason: match e {
-            pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e) => describe(&e),
-            pcap_parser::nom::Err::Incomplete(_) => "incomplete".to_string(),
-        },
-    };
+    let bad_header =
+        |e: pcap_parser::nom::Err<PcapError<&[u8]>>, path: &Path| CaptureError::BadHeader {
+            path: path.to_path_buf(),
+            reason: match e {
+                pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e) => describe(&e),
+                pcap_parser::nom::Err::Incomplete(_) => "incomplete".to_string(),
+            },
+        };
     match format {
         CaptureFormat::Pcap => {
             if !w.fill(24).map_err(|e| read_error(e, &path))? {
                 return Err(truncated(&w, &path));
             }
-            let (_, h) =
-                pcap_parser::parse_pcap_header(&w.data()[..24]).map_err(|e| bad_header(e, &path))?;
+            let (_, h) = pcap_parser::parse_pcap_header(&w.data()[..24])
+                .map_err(|e| bad_header(e, &path))?;
             w.consume(24);
             let mut pcap = Pcap {
                 big_endian: h.is_bigendian(),
@@ -322,7 +327,8 @@ impl<R: Read> Window<R> {
                 } else {
                     // Full of real bytes: only now is growing justified.
                     let cap = self.buf.len();
-                    self.buf.resize(n.min(cap.saturating_mul(2)).max(cap + 1), 0);
+                    self.buf
+                        .resize(n.min(cap.saturating_mul(2)).max(cap + 1), 0);
                 }
             }
             match self.src.read(&mut self.buf[self.end..]) {
@@ -614,10 +620,15 @@ impl ReadState {
     }
 
     /// Moves the window to the next plausible record after the one at its
-    /// start: a header that passes [`Pcap::candidate`] followed by another
-    /// that does, or by the end of the file.
+    /// start: a header that passes [`Pcap::candidate`] and either is close in
+    /// time to the last record read or is followed by another header that
+    /// passes it, or by the end of the file.
     fn scan_pcap<R: Read>(&self, p: &Pcap, w: &mut Window<R>) -> Resync {
         let rl = p.record_len;
+        let near_sec = (self.summary.frames > 0).then(|| {
+            let last = self.last_ts.0.div_euclid(1_000_000_000);
+            (last - NEAR_BEFORE_SECS, last + NEAR_AFTER_SECS)
+        });
         let mut at = 1usize;
         loop {
             if at >= SCAN_STEP {
@@ -648,13 +659,20 @@ impl ReadState {
                 at += 1;
                 continue;
             };
+            // Close in time to the last good record is proof enough (damage
+            // may come thick, record after record); otherwise the next header
+            // must be plausible too.
+            let near = near_sec.is_some_and(|(lo, hi)| {
+                (lo..=hi).contains(&(p.header(&w.data()[at..]).ts_sec as i64))
+            });
             let next = at + len;
-            let plausible = match w.fill(next + rl) {
-                Ok(true) => p.candidate(&w.data()[next..]).is_some(),
-                // The end of the file right after it, or a header cut by it.
-                Ok(false) => w.len() >= next,
-                Err(e) => return Resync::Failed(e),
-            };
+            let plausible = near
+                || match w.fill(next + rl) {
+                    Ok(true) => p.candidate(&w.data()[next..]).is_some(),
+                    // The end of the file right after it, or a header cut by it.
+                    Ok(false) => w.len() >= next,
+                    Err(e) => return Resync::Failed(e),
+                };
             if plausible {
                 w.consume(at);
                 return Resync::Found;
@@ -737,8 +755,12 @@ impl ReadState {
                         self.block(ng, block, be, sink);
                         None
                     }
-                    Err(pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e)) => Some(describe(&e)),
-                    Err(pcap_parser::nom::Err::Incomplete(_)) => Some("incomplete block".to_string()),
+                    Err(pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e)) => {
+                        Some(describe(&e))
+                    }
+                    Err(pcap_parser::nom::Err::Incomplete(_)) => {
+                        Some("incomplete block".to_string())
+                    }
                 }
             };
             if let Some(reason) = parsed {
