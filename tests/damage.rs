@@ -389,3 +389,19 @@ fn regions_beyond_the_listed_ones_are_counted() {
         assert_eq!(r.skipped, 16);
     }
 }
+
+#[test]
+fn damage_is_skipped_on_a_pipe() {
+    // As standard input: an OS pipe written in small pieces by another thread.
+    let (bytes, at) = damaged_middle();
+    let (rx, mut tx) = std::io::pipe().unwrap();
+    let writer = std::thread::spawn(move || {
+        for piece in bytes.chunks(1000) {
+            tx.write_all(piece).unwrap();
+        }
+    });
+    let (s, c) = read_bytes(rx);
+    writer.join().unwrap();
+    assert_one_region(&s, &at);
+    assert_eq!(c.syn_ports.len(), DAMAGED_MIDDLE_CONNS + 1);
+}

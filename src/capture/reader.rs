@@ -211,7 +211,7 @@ pub fn read_capture<R: Read + Send + 'static>(
                 }
             };
             let len = read_u32(d, 4, big_endian) as usize;
-            if !(28..=(64 << 10)).contains(&len) || len % 4 != 0 {
+            if !(28..=(64 << 10)).contains(&len) || !len.is_multiple_of(4) {
                 return Err(CaptureError::BadHeader {
                     path,
                     reason: format!("section header block length {len}"),
@@ -466,7 +466,7 @@ impl Pcapng {
             };
         }
         let len = read_u32(d, 4, be);
-        if len < 12 || len % 4 != 0 || len as usize > MAX_PCAPNG_BLOCK {
+        if len < 12 || !len.is_multiple_of(4) || len as usize > MAX_PCAPNG_BLOCK {
             return Err(DamageKind::BlockLength { len });
         }
         Ok((ty, len as usize, be))
