@@ -229,6 +229,16 @@ pub fn read_capture<R: Read + Send + 'static>(
             state.pcapng(&mut ng, &mut w, sink);
         }
     }
+    // A pcapng cut before its first interface has no frame to give: as unreadable as a cut header.
+    if state.summary.frames == 0
+        && state.summary.truncated.is_some()
+        && state.summary.link_types.is_empty()
+    {
+        return Err(CaptureError::HeaderTruncated {
+            path,
+            len: head.len(),
+        });
+    }
     state.damage.finish(state.summary.frames);
     let (listed, count, bytes) = state.damage.into_parts();
     state.summary.damaged = listed;
