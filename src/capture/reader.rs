@@ -651,7 +651,11 @@ impl ReadState {
                     w.consume(w.len());
                     return Resync::End;
                 }
-                Err(e) => return Resync::Failed(e),
+                Err(e) => {
+                    // What was read before the failure is part of the damage.
+                    w.consume(w.len());
+                    return Resync::Failed(e);
+                }
             }
             // A real header has a non-zero wire length in its bytes 12..16.
             match first_nonzero(&w.data()[at..]) {
@@ -681,7 +685,10 @@ impl ReadState {
                     Ok(true) => p.candidate(&w.data()[next..]).is_some(),
                     // The end of the file right after it, or a header cut by it.
                     Ok(false) => w.len() >= next,
-                    Err(e) => return Resync::Failed(e),
+                    Err(e) => {
+                        w.consume(w.len());
+                        return Resync::Failed(e);
+                    }
                 };
             if plausible {
                 w.consume(at);
@@ -800,7 +807,11 @@ impl ReadState {
                     w.consume(w.len());
                     return Resync::End;
                 }
-                Err(e) => return Resync::Failed(e),
+                Err(e) => {
+                    // What was read before the failure is part of the damage.
+                    w.consume(w.len());
+                    return Resync::Failed(e);
+                }
             }
             // A real block has a non-zero type in its first four bytes.
             match first_nonzero(&w.data()[at..]) {
@@ -831,7 +842,10 @@ impl ReadState {
                     at += 1;
                     continue;
                 }
-                Err(e) => return Resync::Failed(e),
+                Err(e) => {
+                    w.consume(w.len());
+                    return Resync::Failed(e);
+                }
             }
             if read_u32(w.data(), at + len - 4, be) as usize == len {
                 w.consume(at);
