@@ -86,9 +86,11 @@ impl CaptureSummary {
 pub trait FrameSink {
     fn frame(&mut self, frame: &Frame<'_>);
 
-    /// Called once per damaged region, as soon as reading has resumed after
+    /// Called once per damaged stretch, as soon as reading has resumed after
     /// it (or the file has ended inside it). `frames_after` is not known yet
-    /// and is 0 here; the summary has the final figures.
+    /// and is 0 here. Stretches that follow each other with no frame between
+    /// come as separate calls but are one region in the summary, which has
+    /// the final figures.
     fn damage(&mut self, _region: &DamagedRegion) {}
 }
 
