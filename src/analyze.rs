@@ -133,7 +133,9 @@ pub fn analyze_path(
                     report.tcp_segments += 1;
                     table.segment(frame.number, frame.ts, &seg, &mut emit);
                 }
-                Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) => report.non_tcp += 1,
+                Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) | Ok(Decoded::IcmpError(_)) => {
+                    report.non_tcp += 1
+                }
                 Ok(Decoded::Fragment) => {
                     report.non_tcp += 1;
                     report.ip_fragments += 1;

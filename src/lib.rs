@@ -19,8 +19,8 @@ pub mod findings;
 pub mod flow;
 pub mod judge;
 pub mod ladder;
-pub mod model;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod model;
 pub mod report;
 pub mod seq;
