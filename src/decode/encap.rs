@@ -10,6 +10,7 @@ use super::tunnel::{TunnelKind, TunnelLayer};
 const VXLAN_PORT: u16 = 4789;
 const GENEVE_PORT: u16 = 6081;
 const GTPU_PORT: u16 = 2152;
+const TEREDO_PORT: u16 = 3544;
 
 fn layer(p: &IpPayload, kind: TunnelKind, id: Option<u32>) -> TunnelLayer {
     TunnelLayer {
@@ -141,6 +142,9 @@ pub(crate) fn udp(data: &[u8], p: &IpPayload) -> Result<Option<(At, TunnelLayer)
     if is(GTPU_PORT) {
         return gtpu(data, off, p);
     }
+    if is(TEREDO_PORT) {
+        return Ok(teredo(data, off).map(|at| (at, layer(p, TunnelKind::Teredo, None))));
+    }
     Ok(None)
 }
 
@@ -176,4 +180,18 @@ fn gtpu(data: &[u8], off: usize, p: &IpPayload) -> Result<Option<(At, TunnelLaye
         At::IpByVersion(pos),
         layer(p, TunnelKind::GtpU, Some(teid)),
     )))
+}
+
+/// Teredo (RFC 4380 §5.1.1): IPv6 in UDP, after an optional authentication
+/// indicator and an optional origin indication. Other Teredo traffic (bubbles
+/// are IPv6 too, with no payload) is told apart by the version nibble.
+fn teredo(data: &[u8], mut off: usize) -> Option<At> {
+    if data.get(off..off + 2)? == [0, 1] {
+        let (id, au) = (*data.get(off + 2)? as usize, *data.get(off + 3)? as usize);
+        off += 4 + id + au + 9;
+    }
+    if data.get(off..off + 2)? == [0, 0] {
+        off += 8;
+    }
+    (data.get(off)? >> 4 == 6).then_some(At::Ipv6(off))
 }

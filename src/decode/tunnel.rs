@@ -1,6 +1,6 @@
 //! The tunnels a segment was peeled out of, kept by value inside the segment.
 //!
-//! A segment carried through VXLAN, GENEVE, GTP-U, GRE, ERSPAN or IP-in-IP
+//! A segment carried through VXLAN, GENEVE, GTP-U, Teredo, GRE, ERSPAN or IP-in-IP
 //! keeps one [`TunnelLayer`] per encapsulation in a fixed-capacity array, so
 //! decoding a tunnelled frame allocates nothing. The flow table uses
 //! [`TunnelPath::key`] to tell apart connections whose inner addresses repeat
@@ -34,6 +34,8 @@ pub enum TunnelKind {
     Geneve,
     /// GTP-U (3GPP TS 29.281). `id` is the TEID.
     GtpU,
+    /// Teredo (RFC 4380): IPv6 in UDP.
+    Teredo,
 }
 
 impl TunnelKind {
@@ -47,6 +49,7 @@ impl TunnelKind {
             TunnelKind::Vxlan => "vxlan",
             TunnelKind::Geneve => "geneve",
             TunnelKind::GtpU => "gtpu",
+            TunnelKind::Teredo => "teredo",
         }
     }
 }

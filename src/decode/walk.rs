@@ -105,6 +105,8 @@ pub(crate) fn walk(
                         At::Ipv6(p.off)
                     }
                 }
+                // A datagram too short for a GRE header carries no tunnel.
+                47 if p.len < 4 => return Ok(Walked::Done(Decoded::OtherIp)),
                 47 => {
                     let (next, layer) = encap::gre(data, &p)?;
                     enter(&mut tunnels, layer, &p, &mut end)?;
