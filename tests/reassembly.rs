@@ -145,7 +145,7 @@ fn a_fragment_that_never_completes_is_reported_at_the_end() {
 fn frag_v4(id: u16, offset: u16, more: bool, payload: &[u8]) -> Vec<u8> {
     let mut p = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 6, payload);
     p[4..6].copy_from_slice(&id.to_be_bytes());
-    p[6..8].copy_from_slice(&(((more as u16) << 13) | offset / 8).to_be_bytes());
+    p[6..8].copy_from_slice(&(((more as u16) << 13) | (offset / 8)).to_be_bytes());
     eth(0x0800, &p)
 }
 

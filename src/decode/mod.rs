@@ -57,6 +57,32 @@ pub fn decode(link_type: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
 /// complete frame they are an error.
 #[inline]
 fn decode_with(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'_>, DecodeError> {
+    // The common case straight through: Ethernet, unfragmented IP, TCP.
+    // Everything else (and every error) takes the general walk below.
+    if link_type == LinkType::ETHERNET {
+        let p = match data.get(12..14) {
+            Some([0x08, 0x00]) => ip::ipv4(data, 14, wire_len)?,
+            Some([0x86, 0xdd]) => ip::ipv6(data, 14, wire_len)?,
+            _ => return walked(link_type, data, wire_len),
+        };
+        if p.proto == 6 && p.frag.is_none() {
+            return tcp::decode_tcp(
+                data,
+                p.off,
+                p.len,
+                p.src,
+                p.dst,
+                wire_len > data.len(),
+                &TunnelPath::EMPTY,
+            )
+            .map(Decoded::Tcp);
+        }
+    }
+    walked(link_type, data, wire_len)
+}
+
+#[inline(never)]
+fn walked(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'_>, DecodeError> {
     match walk_frame(link_type, data, wire_len)? {
         Walked::Done(d) => Ok(d),
         Walked::Fragment(_) => Ok(Decoded::Fragment),

@@ -123,6 +123,9 @@ pub struct ReassemblyStats {
 }
 
 /// What [`Reassembler::push`] made of a frame.
+// Boxing the decoded datagram would allocate for every completed datagram;
+// the value is returned once per fragment and never stored.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum Reassembled<'a> {
     /// The fragment is held until its datagram is whole.
