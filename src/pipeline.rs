@@ -102,6 +102,11 @@ impl Pipeline {
         self.connections
     }
 
+    /// Connections ended early so far because the flow table was full.
+    pub fn evicted(&self) -> u64 {
+        self.table.evicted
+    }
+
     /// Connections open now.
     pub fn live(&self) -> usize {
         self.table.live()

@@ -13,15 +13,15 @@ pub use gate::Gate;
 pub use github::write_annotations;
 pub use junit::write_junit;
 pub use policy::{
-    CountRange, DEFAULT_MAX_DECODE_ERRORS, FailOn, Policy, PolicyBuildError, PolicyError, PolicyFlags, Violation,
-    handshake_time,
+    CountRange, DEFAULT_MAX_DECODE_ERRORS, FailOn, Policy, PolicyBuildError, PolicyError,
+    PolicyFlags, Violation, handshake_time,
 };
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
 use crate::capture::DamagedRegion;
 use crate::flow::Endpoint;
-use crate::model::FileReport;
 use crate::judge::Config;
+use crate::model::FileReport;
 use crate::pipeline::analyze_path;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -84,6 +84,9 @@ pub struct FileVerdict {
     pub damaged_regions: Vec<DamagedRegion>,
     pub damage_count: u64,
     pub damaged_bytes: u64,
+    /// Connections ended early because the flow table was full
+    /// (`--max-connections`); they are judged like the others.
+    pub evicted_connections: u64,
 }
 
 /// Judges one capture.
@@ -103,6 +106,7 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
         damaged_regions: Vec::new(),
         damage_count: 0,
         damaged_bytes: 0,
+        evicted_connections: 0,
     };
     let mut gate = Gate::new(policy.clone());
     let mut next_id = 1;
@@ -149,8 +153,7 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
                     severity: None,
                     expected: Some("1..".into()),
                     actual: Some("0".into()),
-                    message: "no connection was judged; --expect-connections 0 accepts that"
-                        .into(),
+                    message: "no connection was judged; --expect-connections 0 accepts that".into(),
                 });
             }
             v.capture_violations
@@ -173,6 +176,7 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
             v.damaged_regions = report.damaged_regions;
             v.damage_count = report.damage_count;
             v.damaged_bytes = report.damaged_bytes;
+            v.evicted_connections = report.evicted_connections;
         }
     }
     v
