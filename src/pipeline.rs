@@ -182,6 +182,8 @@ pub fn analyze_path(
     report.damaged_regions = summary.damaged;
     report.damage_count = summary.damage_count;
     report.damaged_bytes = summary.damaged_bytes;
+    report.damaged_regions_unlisted = report.damage_count - report.damaged_regions.len() as u64;
+    report.decode_errors_unlisted = report.decode_error_count - report.decode_errors.len() as u64;
     Ok(report)
 }
 

@@ -374,6 +374,13 @@ fn a_failing_kind_only_among_the_suppressed_still_fails() {
         "{out}"
     );
     assert!(!out.contains("missing_ack_flag"), "{out}");
+    // CSV names the kinds past the cap with their count.
+    let (_, csv, _) = run(&["analyze", "--format", "csv"], &[&file]);
+    let suppressed = c["suppressed"]["missing_ack_flag"].as_u64().unwrap();
+    assert!(
+        csv.contains(&format!("missing_ack_flag+{suppressed}")) && csv.contains("data_after_fin+"),
+        "{csv}"
+    );
     // Allowing both passes: the suppressed kind is what failed it.
     let (code, out, _) = run(
         &[
@@ -463,4 +470,44 @@ fn thousands_are_grouped_in_the_eviction_warning() {
     assert!(tcpshake::model::file::eviction_warning("f.pcap", 0, 1000).is_none());
     let one = tcpshake::model::file::eviction_warning("f.pcap", 1, 2).unwrap();
     assert!(one.contains("1 connection was ended early"), "{one}");
+}
+
+#[test]
+fn damaged_regions_past_the_list_are_counted() {
+    // 150 frames of one connection, each followed by an impossible record header.
+    let mut d = Dialog::basic();
+    d.handshake();
+    for _ in 0..147 {
+        d.c(PSH | ACK, 10);
+    }
+    let fs = frames(Link::Ethernet, &[&d]);
+    assert_eq!(fs.len(), 150);
+    let mut bytes = pcap(1, &[]);
+    for (t, f) in &fs {
+        let one = pcap(1, &[(*t, f.clone())]);
+        bytes.extend_from_slice(&one[24..]);
+        bytes.extend_from_slice(&one[24..32]);
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.extend_from_slice(&60u32.to_le_bytes());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "scarred.pcap", &bytes);
+    let (code, out, err) = run(&["analyze", "--format", "json"], &[&file]);
+    assert_eq!(code, 0, "{err}");
+    let f = &json(&out)["files"][0];
+    assert_eq!(f["frames"], 150);
+    let count = f["damage_count"].as_u64().unwrap();
+    let listed = f["damaged_regions"].as_array().unwrap().len() as u64;
+    assert_eq!(listed, tcpshake::capture::MAX_LISTED_DAMAGE as u64);
+    assert!(count > listed, "{count}");
+    assert_eq!(f["damaged_regions_unlisted"], count - listed);
+    assert!(
+        err.contains(&format!("{count} damaged regions, the first at byte")),
+        "{err}"
+    );
+    let (_, table, _) = run(&["analyze"], &[&file]);
+    assert!(
+        table.contains(&format!("{} more not shown", count - 5)),
+        "{table}"
+    );
 }

@@ -40,6 +40,9 @@ pub struct FileReport {
     pub unsupported_link_types: BTreeMap<u32, u64>,
     pub decode_errors: Vec<DecodeErrorEntry>,
     pub decode_error_count: u64,
+    /// Decode errors counted but not in `decode_errors` (past [`MAX_LISTED_ERRORS`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decode_errors_unlisted: u64,
     pub decode_errors_by_reason: BTreeMap<&'static str, ReasonCount>,
     /// The file ends inside its last record: a clean cut at the end.
     pub truncated: bool,
@@ -50,6 +53,9 @@ pub struct FileReport {
     pub damaged_regions: Vec<DamagedRegion>,
     /// Every damaged region, listed or not.
     pub damage_count: u64,
+    /// Damaged regions counted but not in `damaged_regions`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub damaged_regions_unlisted: u64,
     /// Bytes skipped over every damaged region.
     pub damaged_bytes: u64,
     pub first_ts: Option<Timestamp>,
@@ -73,11 +79,13 @@ impl FileReport {
             unsupported_link_types: BTreeMap::new(),
             decode_errors: Vec::new(),
             decode_error_count: 0,
+            decode_errors_unlisted: 0,
             decode_errors_by_reason: BTreeMap::new(),
             truncated: false,
             truncated_reason: None,
             damaged_regions: Vec::new(),
             damage_count: 0,
+            damaged_regions_unlisted: 0,
             damaged_bytes: 0,
             first_ts: None,
             last_ts: None,
@@ -179,6 +187,10 @@ pub fn thousands(n: u64) -> String {
         out.push(ch);
     }
     out
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Counts over every connection of a run.
