@@ -63,6 +63,37 @@ fn damage_in_the_middle_is_a_read_error_by_default() {
     assert_eq!(f["damaged_bytes"], at.skipped);
     assert_eq!(f["damaged_regions"][0]["offset"], at.offset);
     assert_eq!(f["damaged_regions"][0]["kind"], "record_length");
+    assert!(
+        f["failed"].as_array().unwrap().is_empty(),
+        "no verdict on connections"
+    );
+
+    // GitHub annotations and JUnit name the damage too.
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("j.xml");
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["check", "--no-ladder", "--junit"])
+        .arg(&junit)
+        .arg(&file)
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("::error file=")
+            && stdout.contains("title=tcpshake unreadable::")
+            && stdout.contains(&first),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<error message=") && xml.contains(&first),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"failures="0" errors="1""#), "{xml}");
 
     let ng = testdata_path("damaged-middle.pcapng");
     let (_, at_ng) = damaged_middle_ng();

@@ -163,7 +163,13 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
                 v.status = Status::Fail;
             }
             if report.damage_count > 0 && !policy.accept_damaged {
+                // A read error like an unreadable file: no verdict on the
+                // connections, in every output alike.
                 v.status = Status::Error;
+                v.failed.clear();
+                v.passed.clear();
+                v.passed_count = 0;
+                v.capture_violations.clear();
                 v.error = Some(format!(
                     "{}: damaged capture: {}; --accept-damaged judges what could be read past the damage",
                     v.path,
