@@ -3,6 +3,7 @@
 use crate::capture::{CaptureFormat, DamagedRegion, Timestamp};
 use crate::findings::{ALL_KINDS, Severity};
 use crate::model::connection::{Close, ConnectionReport, Handshake};
+use crate::report::thousands;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -174,19 +175,6 @@ pub fn eviction_warning(source: &str, n: u64, max_connections: usize) -> Option<
             thousands(max_connections as u64),
         )
     })
-}
-
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn is_zero(v: &u64) -> bool {

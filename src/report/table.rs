@@ -241,7 +241,7 @@ impl<W: Write> Reporter for TableReporter<W> {
 }
 
 /// `10641` → `10,641`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
