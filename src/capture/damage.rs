@@ -43,7 +43,9 @@ pub struct DamagedRegion {
     pub frames_before: u64,
     /// Frames read after the region, up to the next damaged region or the end.
     pub frames_after: u64,
-    /// What was wrong with the record at `offset`.
+    /// What was wrong with the record at `offset` (`kind` and its values,
+    /// flattened into the region).
+    #[serde(flatten)]
     pub kind: DamageKind,
 }
 
