@@ -55,8 +55,9 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         )?,
         CheckFormat::Json => check::write_json(&mut out, &verdicts)?,
     }
+    // GitHub reads workflow commands from stderr too; stdout stays machine output.
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        let _ = check::write_annotations(&mut out, &verdicts);
+        let _ = check::write_annotations(&mut io::stderr().lock(), &verdicts);
     }
     if let Some(path) = &args.junit {
         let written = std::fs::File::create(path).and_then(|f| {

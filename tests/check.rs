@@ -302,7 +302,9 @@ fn github_annotations() {
         .env("GITHUB_ACTIONS", "true")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    // `-q` prints nothing on stdout; the annotations go to stderr, which GitHub also reads.
+    assert!(out.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("::error file="))
@@ -314,6 +316,22 @@ fn github_annotations() {
             .any(|l| l.contains("title=tcpshake synack_wrong_ack::#3")),
         "{text}"
     );
+}
+
+#[test]
+fn json_under_github_actions_is_parseable() {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["check", "--format", "json"])
+        .arg(td("mixed.pcap"))
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(v["passed"], false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("::error file="), "{err}");
 }
 
 fn junit_counts(xml: &str) -> (usize, usize, usize, Vec<(String, String)>) {
