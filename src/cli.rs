@@ -32,6 +32,22 @@ pub enum Command {
     /// Capture from a network interface and judge connections as they finish.
     #[cfg(feature = "live")]
     Live(Box<LiveArgs>),
+    /// Capture from a network interface (this build has no live capture: see the message).
+    #[cfg(not(feature = "live"))]
+    #[command(disable_help_flag = true)]
+    Live {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Print the JSON Schema of every JSON output (docs/schema.json).
+    Schema,
+    /// Print a shell completion script: `tcpshake completions bash > /etc/bash_completion.d/tcpshake`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `tcpshake man > tcpshake.1`.
+    Man,
 }
 
 #[cfg(feature = "live")]

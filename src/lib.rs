@@ -13,6 +13,7 @@
 
 pub mod capture;
 pub mod check;
+pub mod community_id;
 pub mod decode;
 pub mod duration;
 pub mod findings;
@@ -24,4 +25,5 @@ pub mod model;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod schema;
 pub mod seq;

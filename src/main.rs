@@ -4,7 +4,7 @@
 mod cli;
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cli::{AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -40,8 +40,11 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let verdicts = check::check_files(&args.files, &config, &policy, jobs);
-    for v in verdicts.iter().filter(|v| v.status == Status::Error) {
-        eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+    // An unreadable file is in the report; said on stderr only when no report is printed.
+    if args.quiet {
+        for v in verdicts.iter().filter(|v| v.status == Status::Error) {
+            eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+        }
     }
     let mut out = io::stdout().lock();
     match args.format {
@@ -185,6 +188,13 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(if gate.passed() { 0 } else { 1 }))
 }
 
+fn print_schema() -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &tcpshake::schema::schema())?;
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// A wrong command line, policy or selection: its message, and exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -197,6 +207,23 @@ fn main() -> ExitCode {
         Command::Ladder(args) => run_ladder(args),
         #[cfg(feature = "live")]
         Command::Live(args) => run_live(*args),
+        #[cfg(not(feature = "live"))]
+        Command::Live { .. } => Err(Usage(
+            "this build has no live capture: build with `cargo build --release --features live` \
+(needs libpcap: `apt install libpcap-dev`), or capture with tcpdump -w and run `tcpshake analyze`"
+                .into(),
+        )
+        .into()),
+        Command::Schema => print_schema(),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "tcpshake", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         match e.downcast_ref::<io::Error>() {

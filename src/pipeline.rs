@@ -45,10 +45,10 @@ impl Pipeline {
     #[inline]
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(ConnectionReport)) {
         let tally = &mut self.tally;
-        if tally.first_ts.is_none() {
-            tally.first_ts = Some(frame.ts);
+        if tally.start.is_none() {
+            tally.start = Some(frame.ts);
         }
-        tally.last_ts = Some(frame.ts);
+        tally.end = Some(frame.ts);
         match decode::decode_frame(frame) {
             Ok(Decoded::Tcp(seg)) => {
                 tally.tcp_segments += 1;
@@ -174,6 +174,7 @@ pub fn analyze_path(
     report.decode_errors.sort_by_key(|e| e.frame);
     report.truncated = summary.truncated.is_some();
     report.truncated_reason = summary.truncated;
+    report.stamp_times();
     Ok(report)
 }
 
@@ -216,6 +217,12 @@ pub fn analyze_files(
             }
             Err(e) => {
                 warn(e.to_string());
+                summary.files += 1;
+                summary.files_unreadable += 1;
+                files.push(FileReport::unreadable(
+                    path.display().to_string(),
+                    e.to_string(),
+                ));
                 all_read = false;
             }
         }

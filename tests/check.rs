@@ -60,8 +60,10 @@ fn unreadable_input_is_2_even_when_another_file_fails() {
         &["mixed.pcap", "empty.pcap", "handshake-graceful.pcap"],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("empty.pcap") && err.contains("empty"), "{err}");
+    // Reported once: in the report, not again on stderr.
+    assert!(err.is_empty(), "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["files"][1]["error"].as_str().unwrap().contains("empty"), "{v}");
     let statuses: Vec<&str> = v["files"]
         .as_array()
         .unwrap()
@@ -74,6 +76,14 @@ fn unreadable_input_is_2_even_when_another_file_fails() {
         "input order, every file judged"
     );
     assert_eq!(v["passed"], false);
+    let (code, out, err) = check(&[], &["empty.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("ERROR") && out.contains("empty"), "{out}");
+    assert!(err.is_empty(), "{err}");
+    // With -q there is no report: stderr says it.
+    let (code, out, err) = check(&["-q"], &["empty.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty() && err.contains("empty"), "{out}{err}");
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn json_connection_has_every_documented_field() {
         "packets",
         "payload_bytes",
         "handshake_rtt",
-        "anomalies",
+        "findings",
     ] {
         assert!(c.get(key).is_some(), "missing {key}");
     }
@@ -76,7 +76,15 @@ fn json_connection_has_every_documented_field() {
     assert_eq!(f["link_types"], serde_json::json!([1]));
     assert_eq!(f["tcp_segments"], 11);
     assert_eq!(f["non_tcp"], 0);
-    assert_eq!(f["first_ts"].as_f64(), Some(1_704_067_200.0));
+    assert_eq!(f["start"].as_f64(), Some(1_704_067_200.0));
+    assert_eq!(f["start_iso"], "2024-01-01T00:00:00.000000Z");
+    assert_eq!(c["start_iso"], "2024-01-01T00:00:00.000000Z");
+    // Endpoints as separate fields (Zeek's id.orig_h …) and the Community ID.
+    assert_eq!(c["client_ip"], "10.0.0.1");
+    assert_eq!(c["client_port"], 40000);
+    assert_eq!(c["server_ip"], "10.0.0.2");
+    assert_eq!(c["server_port"], 80);
+    assert!(c["community_id"].as_str().unwrap().starts_with("1:"));
     assert_eq!(v["summary"]["handshake"]["complete"], 1);
     assert_eq!(v["summary"]["close"]["graceful"], 1);
 }
@@ -84,7 +92,7 @@ fn json_connection_has_every_documented_field() {
 #[test]
 fn finding_carries_raw_expected_and_actual_values() {
     let v = json(&["--format", "json"], "synack-wrong-ack.pcap");
-    let a = &v["connections"][0]["anomalies"][0];
+    let a = &v["connections"][0]["findings"][0];
     assert_eq!(a["kind"], "synack_wrong_ack");
     assert_eq!(a["severity"], "error");
     assert_eq!(a["frame"], 2);
@@ -176,7 +184,16 @@ fn a_bad_file_among_good_ones_still_reports_the_good_ones() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    // The unreadable file is in the report, with its reason, as `check` reports it.
+    let status: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["ok", "error", "ok"]);
+    assert!(v["files"][1]["error"].as_str().unwrap().contains("empty"));
+    assert_eq!(v["summary"]["files_unreadable"], 1);
     assert_eq!(v["connections"].as_array().unwrap().len(), 2);
     let ids: Vec<u64> = v["connections"]
         .as_array()

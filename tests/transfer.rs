@@ -78,7 +78,7 @@ fn the_unacknowledged_list_is_capped_and_says_so() {
     let v = analyze(&path);
     let c = &v["connections"][0];
     assert_eq!(c["transfer"]["client"]["unacked_cap_reached"], true);
-    let limits: Vec<&Value> = c["anomalies"]
+    let limits: Vec<&Value> = c["findings"]
         .as_array()
         .unwrap()
         .iter()

@@ -20,6 +20,9 @@ pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
 use crate::flow::Endpoint;
 use crate::judge::Config;
+use crate::model::FlowIds;
+use crate::model::connection::{Close, ConnectionReport, Handshake};
+use schemars::JsonSchema;
 use crate::pipeline::analyze_path;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -30,24 +33,59 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// aggregated into one test case so the report stays small.
 pub const LISTED_PASSES: usize = 100;
 
-/// A connection that broke the policy.
-#[derive(Debug, Clone, Serialize)]
-pub struct FailedConnection {
+/// A connection the policy was applied to: who, and its verdicts.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct JudgedConnection {
+    /// The connection's id, as `analyze` numbers it.
     pub id: u64,
+    #[schemars(with = "String")]
     pub client: Endpoint,
+    #[schemars(with = "String")]
     pub server: Endpoint,
+    #[serde(flatten)]
+    #[schemars(with = "crate::model::ids::FlowIdsSchema")]
+    pub ids: FlowIds,
     pub first_frame: u64,
     pub last_frame: u64,
-    pub violations: Vec<Violation>,
+    pub handshake: Handshake,
+    pub close: Close,
 }
 
-impl FailedConnection {
+impl JudgedConnection {
+    pub fn of(c: &ConnectionReport) -> JudgedConnection {
+        JudgedConnection {
+            id: c.id,
+            client: c.client,
+            server: c.server,
+            ids: c.ids,
+            first_frame: c.first_frame,
+            last_frame: c.last_frame,
+            handshake: c.handshake,
+            close: c.close,
+        }
+    }
+
     pub fn name(&self) -> String {
         format!("#{} {} → {}", self.id, self.client, self.server)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A connection that broke the policy, with every reason.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FailedConnection {
+    #[serde(flatten)]
+    pub connection: JudgedConnection,
+    /// Why it failed, ordered by frame.
+    pub findings: Vec<Violation>,
+}
+
+impl FailedConnection {
+    pub fn name(&self) -> String {
+        self.connection.name()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -57,22 +95,36 @@ pub enum Status {
 }
 
 /// The verdict on one capture.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FileVerdict {
+    /// As given on the command line.
     pub path: String,
     pub status: Status,
+    /// Why the file could not be read (with `status` `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
+    pub error: Option<String>,
     /// Connections the policy applied to (after `ports`/`hosts`).
     pub judged: u64,
     pub failed: Vec<FailedConnection>,
-    /// Violations of the whole capture (the connection count).
-    pub capture_violations: Vec<Violation>,
-    /// Names of the first passing connections (see [`LISTED_PASSES`]).
-    pub passed: Vec<String>,
+    /// Findings about the whole capture (the connection count).
+    pub capture_findings: Vec<Violation>,
+    /// The first passing connections (see [`LISTED_PASSES`]).
+    pub passed: Vec<JudgedConnection>,
+    /// All passing connections.
     pub passed_count: u64,
+    /// Why the capture ends early, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
     pub truncated: Option<String>,
+}
+
+/// What `check --format json` writes.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CheckReport {
+    /// Every file passed.
+    pub passed: bool,
+    pub files: Vec<FileVerdict>,
 }
 
 /// Judges one capture.
@@ -80,12 +132,12 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
     let mut v = FileVerdict {
         path: path.display().to_string(),
         status: Status::Pass,
+        error: None,
         judged: 0,
         failed: Vec::new(),
-        capture_violations: Vec::new(),
+        capture_findings: Vec::new(),
         passed: Vec::new(),
         passed_count: 0,
-        error: None,
         truncated: None,
     };
     let mut gate = Gate::new(policy.clone());
@@ -102,17 +154,12 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
             if violations.is_empty() {
                 v.passed_count += 1;
                 if v.passed.len() < LISTED_PASSES {
-                    v.passed
-                        .push(format!("#{} {} → {}", c.id, c.client, c.server));
+                    v.passed.push(JudgedConnection::of(&c));
                 }
             } else {
                 v.failed.push(FailedConnection {
-                    id: c.id,
-                    client: c.client,
-                    server: c.server,
-                    first_frame: c.first_frame,
-                    last_frame: c.last_frame,
-                    violations,
+                    connection: JudgedConnection::of(&c),
+                    findings: violations,
                 });
             }
         },
@@ -126,9 +173,9 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
         }
         Ok(report) => {
             v.truncated = report.truncated_reason;
-            v.capture_violations.extend(gate.count_violation());
-            v.failed.sort_by_key(|f| f.id);
-            if !v.failed.is_empty() || !v.capture_violations.is_empty() {
+            v.capture_findings.extend(gate.count_violation());
+            v.failed.sort_by_key(|f| f.connection.id);
+            if !v.failed.is_empty() || !v.capture_findings.is_empty() {
                 v.status = Status::Fail;
             }
         }

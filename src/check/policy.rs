@@ -360,7 +360,7 @@ impl Policy {
     /// Every way this connection breaks the policy.
     pub fn violations(&self, c: &ConnectionReport) -> Vec<Violation> {
         let mut v = Vec::new();
-        for f in &c.anomalies {
+        for f in &c.findings {
             if self.fails_finding(f.kind, f.severity) {
                 v.push(Violation {
                     frame: f.frame,
@@ -457,7 +457,7 @@ fn value_text(v: &crate::findings::Value) -> String {
 }
 
 /// One reason a connection (or capture) fails the policy.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Violation {
     pub frame: u64,
     /// A finding kind, or `handshake_<verdict>`, `close_<verdict>`,

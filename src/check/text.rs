@@ -44,7 +44,7 @@ pub fn write_text(
                 v.failed.len()
             )?,
         }
-        for cv in &v.capture_violations {
+        for cv in &v.capture_findings {
             writeln!(out, "      {}: {}", cv.kind, cv.message)?;
         }
         // The folded ladder of each failing connection, around its failing frames.
@@ -54,12 +54,12 @@ pub fn write_text(
                 .failed
                 .iter()
                 .take(LADDERS_PER_FILE)
-                .map(|c| c.id)
+                .map(|c| c.connection.id)
                 .collect();
             let keep: Vec<u64> = v
                 .failed
                 .iter()
-                .flat_map(|c| c.violations.iter().map(|x| x.frame))
+                .flat_map(|c| c.findings.iter().map(|x| x.frame))
                 .collect();
             let path = Path::new(&v.path);
             if let Ok(ls) = ladder::ladders(path, config, &|c| ids.contains(&c.id), false, &keep) {
@@ -70,7 +70,7 @@ pub fn write_text(
         }
         for c in &v.failed {
             writeln!(out, "      {}", c.name())?;
-            for viol in &c.violations {
+            for viol in &c.findings {
                 let sev = viol
                     .severity
                     .map(|s| format!(" ({})", s.as_str()))
@@ -81,7 +81,7 @@ pub fn write_text(
                     viol.frame, viol.kind, sev, viol.message
                 )?;
             }
-            if let Some(l) = drawn.get(&c.id) {
+            if let Some(l) = drawn.get(&c.connection.id) {
                 for line in render_text(l, o).lines().skip(1) {
                     writeln!(out, "        {line}")?;
                 }
@@ -113,13 +113,12 @@ pub fn write_text(
     )
 }
 
-/// `{"files": [...], "passed": bool}` on one line.
+/// One [`super::CheckReport`] on one line.
 pub fn write_json(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result<()> {
-    let passed = verdicts.iter().all(|v| v.status == Status::Pass);
-    serde_json::to_writer(
-        &mut *out,
-        &serde_json::json!({"passed": passed, "files": verdicts}),
-    )
-    .map_err(io::Error::other)?;
+    let report = super::CheckReport {
+        passed: verdicts.iter().all(|v| v.status == Status::Pass),
+        files: verdicts.to_vec(),
+    };
+    serde_json::to_writer(&mut *out, &report).map_err(io::Error::other)?;
     writeln!(out)
 }

@@ -137,7 +137,7 @@ impl Collector {
         }
         let findings: Vec<Finding> = self
             .report
-            .anomalies
+            .findings
             .iter()
             .filter(|a| a.frame == frame.number)
             .cloned()

@@ -164,7 +164,7 @@ pub fn run(
     let mut pipeline = Pipeline::new(config.clone(), 1, &opts.interface);
     let findings = Cell::new(0u64);
     let mut out = |r: ConnectionReport| {
-        findings.set(findings.get() + r.anomalies.len() as u64);
+        findings.set(findings.get() + r.findings.len() as u64);
         on_connection(r);
     };
     let mut status = LiveStatus::default();

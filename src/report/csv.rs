@@ -53,7 +53,7 @@ impl<W: Write> Reporter for CsvReporter<W> {
                 .sum()
         };
         let kinds: Vec<String> = c
-            .anomalies
+            .findings
             .iter()
             .map(|f| format!("{}@{}", f.kind.id(), f.frame))
             .collect();

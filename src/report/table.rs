@@ -75,8 +75,8 @@ fn file_table(f: &FileReport) -> String {
     if let Some(why) = &f.truncated_reason {
         b.push_record(["truncated", &format!("yes: {why}")]);
     }
-    b.push_record(["first packet", &ts(f.first_ts)]);
-    b.push_record(["last packet", &ts(f.last_ts)]);
+    b.push_record(["first packet", &ts(f.start)]);
+    b.push_record(["last packet", &ts(f.end)]);
     b.push_record(["connections", &f.connections.to_string()]);
     if f.evicted_connections > 0 {
         b.push_record(["evicted (table full)", &f.evicted_connections.to_string()]);
@@ -138,7 +138,7 @@ pub fn connection_block(c: &ConnectionReport) -> String {
         }
         s.push('\n');
     }
-    for f in &c.anomalies {
+    for f in &c.findings {
         let mark = match f.severity {
             Severity::Error => "✗",
             Severity::Warning => "!",
@@ -175,7 +175,7 @@ pub fn connection_block(c: &ConnectionReport) -> String {
 
 impl<W: Write> Reporter for TableReporter<W> {
     fn connection(&mut self, c: &ConnectionReport) -> io::Result<()> {
-        if self.all || !c.anomalies.is_empty() {
+        if self.all || !c.findings.is_empty() {
             self.kept.push(c.clone());
         }
         Ok(())
