@@ -35,7 +35,11 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
 
 fn run_check(args: CheckArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
-    let policy = args.policy.flags().build()?;
+    let flags = args.policy.flags();
+    let policy = flags.build()?;
+    if let Some(file) = flags.file().filter(|_| !args.quiet) {
+        eprintln!("tcpshake: policy {}", file.display());
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -294,6 +294,56 @@ fn tcpshake_toml_in_the_working_directory_is_used() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    // Not silently: stderr names the policy in effect.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tcpshake: policy tcpshake.toml"), "{err}");
+}
+
+#[test]
+fn a_missing_policy_file_names_no_line() {
+    let (code, _, err) = check(&["--policy", "/nonexistent/p.toml"], &["refused.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/p.toml: cannot read"), "{err}");
+    assert!(!err.contains(":0:"), "{err}");
+}
+
+/// One event, one failure.
+#[test]
+fn one_event_fails_once() {
+    // A refused connection never opened: only its handshake is judged.
+    let (code, out, _) = check(
+        &["--format", "json", "--expect-close", "graceful"],
+        &["refused.pcap"],
+    );
+    assert_eq!(code, 0, "{out}");
+    // One RST: `close_reset` (fail-on) and not also `unexpected_close`.
+    let (code, out, _) = check(
+        &["--format", "json", "--fail-on", "reset", "--expect-close", "graceful"],
+        &["reset.pcap"],
+    );
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = v["files"][0]["failed"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["close_reset"], "{out}");
+}
+
+/// The sample policy passes a healthy transfer with flow control in it and
+/// fails a refused connection.
+#[test]
+fn the_sample_policy_has_sensible_defaults() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/ci/tcpshake.toml");
+    let p = sample.to_str().unwrap();
+    for ok in ["window-full.pcap", "zero-window.pcap", "handshake-graceful.pcap"] {
+        let (code, out, _) = check(&["--policy", p], &[ok]);
+        assert_eq!(code, 0, "{ok}: {out}");
+    }
+    let (code, out, _) = check(&["--policy", p], &["refused.pcap"]);
+    assert_eq!(code, 1, "{out}");
 }
 
 #[test]

@@ -89,6 +89,31 @@ fn json_connection_has_every_documented_field() {
     assert_eq!(v["summary"]["close"]["graceful"], 1);
 }
 
+/// Window and ACK findings carry their numbers too, so nobody parses messages.
+#[test]
+fn window_and_ack_findings_carry_expected_and_actual() {
+    for (file, kind, expected, actual) in [
+        ("window-full.pcap", "window_full", 2001, 2001),
+        ("out-of-order.pcap", "out_of_order", 3001, 1001),
+        ("acked-unseen.pcap", "acked_unseen", 1001, 1501),
+        ("data-beyond-window.pcap", "data_beyond_window", -1, -1),
+    ] {
+        let v = json(&["--format", "json"], file);
+        let f = v["connections"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap_or_else(|| panic!("{file}: no {kind}"))
+            .clone();
+        assert!(f["expected"].is_u64() && f["actual"].is_u64(), "{file}: {f}");
+        if expected >= 0 {
+            assert_eq!(f["expected"], expected, "{file}");
+            assert_eq!(f["actual"], actual, "{file}");
+        }
+    }
+}
+
 #[test]
 fn finding_carries_raw_expected_and_actual_values() {
     let v = json(&["--format", "json"], "synack-wrong-ack.pcap");

@@ -91,8 +91,8 @@ pub fn write_junit(out: &mut dyn Write, files: &[FileVerdict]) -> io::Result<()>
                         c.name(),
                         v.frame,
                         v.message,
-                        v.expected.as_deref().unwrap_or("-"),
-                        v.actual.as_deref().unwrap_or("-")
+                        v.expected.as_ref().map_or("-".into(), |x| x.to_string()),
+                        v.actual.as_ref().map_or("-".into(), |x| x.to_string())
                     ))
                 )?;
             }

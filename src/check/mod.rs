@@ -13,7 +13,7 @@ pub use gate::Gate;
 pub use github::write_annotations;
 pub use junit::write_junit;
 pub use policy::{
-    CountRange, FailOn, Policy, PolicyBuildError, PolicyError, PolicyFlags, Violation,
+    CountRange, FailOn, Observed, Policy, PolicyBuildError, PolicyError, PolicyFlags, Violation,
     handshake_time,
 };
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
