@@ -100,18 +100,18 @@ pub enum LadderFormat {
 
 #[derive(Args)]
 pub struct LadderArgs {
-    /// Capture file.
+    /// Capture file; - reads standard input.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The connection with this id (as `analyze` numbers them).
     #[arg(long, value_name = "ID")]
     pub conn: Option<u64>,
     /// Connections whose client is this ip:port ([v6]:port for IPv6).
-    #[arg(long, value_name = "IP:PORT")]
-    pub client: Option<String>,
+    #[arg(long, value_name = "IP:PORT", value_parser = tcpshake::ladder::parse_endpoint)]
+    pub client: Option<std::net::SocketAddr>,
     /// Connections whose server is this ip:port.
-    #[arg(long, value_name = "IP:PORT")]
-    pub server: Option<String>,
+    #[arg(long, value_name = "IP:PORT", value_parser = tcpshake::ladder::parse_endpoint)]
+    pub server: Option<std::net::SocketAddr>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: LadderFormat,
     /// Draw every segment instead of folding the data transfer.

@@ -103,14 +103,31 @@ fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
     let select = Selection {
         id: args.conn,
-        client: args.client.clone(),
-        server: args.server.clone(),
+        client: args.client,
+        server: args.server,
     };
-    let ladders = ladder::ladders(&args.file, &config, &|c| select.matches(c), args.full, &[])?;
+    // The ladder reads its input twice: standard input is spooled to a
+    // temporary file first.
+    let spool;
+    let path = if args.file.as_os_str() == "-" {
+        let mut f = tempfile::NamedTempFile::new()?;
+        io::copy(&mut io::stdin().lock(), &mut f)?;
+        f.flush()?;
+        spool = f;
+        spool.path().to_path_buf()
+    } else {
+        args.file.clone()
+    };
+    let mut ladders = ladder::ladders(&path, &config, &|c| select.matches(c), args.full, &[])?;
+    if args.file.as_os_str() == "-" {
+        for l in &mut ladders {
+            l.report.file = "-".into();
+        }
+    }
     if ladders.is_empty() {
         let f = args.file.display();
-        let why = format!("{f}: no connection matches; `tcpshake analyze --all {f}` lists them");
-        return Err(Usage(why).into());
+        eprintln!("tcpshake: {f}: no connection matches; `tcpshake analyze --all {f}` lists them");
+        return Ok(ExitCode::from(1));
     }
     let o = text_options();
     let mut out = io::stdout().lock();
