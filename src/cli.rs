@@ -186,6 +186,23 @@ pub struct PolicyArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+pub enum TimeArg {
+    Iso,
+    Epoch,
+    Relative,
+}
+
+impl From<TimeArg> for tcpshake::report::TimeFormat {
+    fn from(t: TimeArg) -> Self {
+        match t {
+            TimeArg::Iso => Self::Iso,
+            TimeArg::Epoch => Self::Epoch,
+            TimeArg::Relative => Self::Relative,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
     Table,
     Json,
@@ -201,9 +218,13 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// In the table, list every connection, not only those with findings.
+    /// In the table, list every connection, not only failed ones and those with findings.
     #[arg(long)]
     pub all: bool,
+    /// How the table prints times: ISO 8601 UTC, epoch seconds, or seconds
+    /// since the first connection listed. JSON has both epoch and ISO fields.
+    #[arg(long, value_enum, default_value = "iso", value_name = "FORMAT")]
+    pub time: TimeArg,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }

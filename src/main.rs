@@ -18,7 +18,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut reporter: Box<dyn Reporter> = match args.format {
-        Format::Table => Box::new(TableReporter::new(out, args.all)),
+        Format::Table => Box::new(TableReporter::new(out, args.all, args.time.into())),
         Format::Json => Box::new(JsonReporter::new(out)),
         Format::Jsonl => Box::new(JsonlReporter::new(out)),
         Format::Csv => Box::new(CsvReporter::new(out)),

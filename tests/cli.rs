@@ -288,7 +288,7 @@ fn table_lists_findings_in_words_and_all_lists_everything() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Connections with findings"));
+    assert!(text.contains("Failed connections and connections with findings"));
     assert!(text.contains("synack_wrong_ack"));
     assert!(text.contains("expected the SYN-ACK to acknowledge 1"));
     assert!(
@@ -302,6 +302,54 @@ fn table_lists_findings_in_words_and_all_lists_everything() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("#1 192.168.1.10:51000 → 192.168.1.20:443"));
+}
+
+/// Refused, reset and unanswered connections are listed by default, with
+/// file, packets, bytes and duration; blocks come as connections finish,
+/// before the per-file tables and the summary.
+#[test]
+fn table_lists_failed_connections_with_their_figures() {
+    let out = tcpshake()
+        .arg("analyze")
+        .arg(testdata("refused.pcap"))
+        .arg(testdata("reset.pcap"))
+        .arg(testdata("unanswered.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (verdict, file) in [
+        ("handshake refused", "refused.pcap"),
+        ("close reset", "reset.pcap"),
+        ("handshake unanswered", "unanswered.pcap"),
+    ] {
+        let block = text
+            .split("\n#")
+            .find(|b| b.contains(verdict))
+            .unwrap_or_else(|| panic!("{verdict} not listed: {text}"));
+        assert!(block.contains("FAILED") && block.contains(file), "{block}");
+        assert!(block.contains("packets ") && block.contains("bytes ") && block.contains("duration "), "{block}");
+    }
+    let first_block = text.find("\n#1 ").unwrap();
+    let first_table = text.find("╭").unwrap();
+    assert!(first_block < first_table, "connections stream before the tables: {text}");
+    assert!(text.contains("start 2024-01-01T00:00:00.000000Z"), "{text}");
+}
+
+#[test]
+fn time_formats() {
+    for (flag, want) in [
+        ("iso", "first packet   │ 2024-01-01T00:00:00.000000Z"),
+        ("epoch", "first packet   │ 1704067200.000000"),
+        ("relative", "first packet   │ +0.000000 s"),
+    ] {
+        let out = tcpshake()
+            .args(["analyze", "--time", flag])
+            .arg(testdata("refused.pcap"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(want), "{flag}: {text}");
+    }
 }
 
 #[test]

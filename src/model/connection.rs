@@ -403,6 +403,18 @@ impl Serialize for KindCounts {
 }
 
 impl ConnectionReport {
+    /// The handshake or the close went wrong: refused, unanswered, reset,
+    /// half-closed … Still-open connections (the capture ended) and
+    /// connections picked up mid-stream are not failures.
+    pub fn failed(&self) -> bool {
+        let hs_ok = matches!(
+            self.handshake,
+            Handshake::Complete | Handshake::SimultaneousOpen | Handshake::NotObserved
+        );
+        let close_ok = matches!(self.close, Close::Graceful | Close::Simultaneous | Close::Open);
+        !(hs_ok && close_ok)
+    }
+
     /// Every finding of the connection by kind: listed ones (with their
     /// repeats) and those past the cap.
     pub fn finding_counts(&self) -> KindCounts {

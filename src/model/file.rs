@@ -154,6 +154,8 @@ pub struct Summary {
     /// Files that could not be read (listed in `files` with `status` `error`).
     pub files_unreadable: u64,
     pub connections: u64,
+    /// Connections whose handshake or close went wrong (see docs/json.md).
+    pub connections_failed: u64,
     pub handshake: BTreeMap<&'static str, u64>,
     pub close: BTreeMap<&'static str, u64>,
     pub findings: BTreeMap<&'static str, u64>,
@@ -168,6 +170,7 @@ impl Default for Summary {
             files: 0,
             files_unreadable: 0,
             connections: 0,
+            connections_failed: 0,
             handshake: Handshake::ALL.iter().map(|h| (h.as_str(), 0)).collect(),
             close: Close::ALL.iter().map(|c| (c.as_str(), 0)).collect(),
             findings: BTreeMap::new(),
@@ -184,6 +187,7 @@ impl Default for Summary {
 impl Summary {
     pub fn add(&mut self, c: &ConnectionReport) {
         self.connections += 1;
+        self.connections_failed += c.failed() as u64;
         *self.handshake.entry(c.handshake.as_str()).or_default() += 1;
         *self.close.entry(c.close.as_str()).or_default() += 1;
         let mut err = false;
