@@ -5,6 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tcpshake::check::PolicyFlags;
 use tcpshake::duration::parse_duration;
+use tcpshake::filter::FilterArgs;
 use tcpshake::judge::Config;
 
 #[derive(Parser)]
@@ -118,6 +119,8 @@ pub struct LadderArgs {
     #[arg(long)]
     pub full: bool,
     #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
     pub tracking: TrackingArgs,
 }
 
@@ -150,6 +153,8 @@ pub struct CheckArgs {
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
     pub tracking: TrackingArgs,
 }
 
@@ -177,12 +182,6 @@ pub struct PolicyArgs {
     /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX.
     #[arg(long, value_name = "N|MIN..MAX")]
     pub expect_connections: Option<String>,
-    /// Judge only connections with this port at either end. Repeatable.
-    #[arg(long, value_delimiter = ',', value_name = "PORT")]
-    pub port: Vec<u16>,
-    /// Judge only connections with this host at either end. Repeatable.
-    #[arg(long, value_delimiter = ',', value_name = "IP")]
-    pub host: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -225,6 +224,8 @@ pub struct AnalyzeArgs {
     /// since the first connection listed. JSON has both epoch and ISO fields.
     #[arg(long, value_enum, default_value = "iso", value_name = "FORMAT")]
     pub time: TimeArg,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -288,8 +289,8 @@ impl PolicyArgs {
             expect_close: self.expect_close.clone(),
             max_handshake_rtt: self.max_handshake_rtt,
             expect_connections: self.expect_connections.clone(),
-            port: self.port.clone(),
-            host: self.host.clone(),
+            port: Vec::new(),
+            host: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod check;
 pub mod community_id;
 pub mod decode;
 pub mod duration;
+pub mod filter;
 pub mod findings;
 pub mod flow;
 pub mod judge;

@@ -26,6 +26,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let all_read = pipeline::analyze_files(
         &args.files,
         &config,
+        &args.filter.filter(),
         reporter.as_mut(),
         &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
         &mut |message| eprintln!("tcpshake: {message}"),
@@ -43,7 +44,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let verdicts = check::check_files(&args.files, &config, &policy, jobs);
+    let verdicts = check::check_files(&args.files, &config, &args.filter.filter(), &policy, jobs);
     // An unreadable file is in the report; said on stderr only when no report is printed.
     if args.quiet {
         for v in verdicts.iter().filter(|v| v.status == Status::Error) {
@@ -118,7 +119,15 @@ fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
     } else {
         args.file.clone()
     };
-    let mut ladders = ladder::ladders(&path, &config, &|c| select.matches(c), args.full, &[])?;
+    let filter = args.filter.filter();
+    let mut ladders = ladder::ladders(
+        &path,
+        &config,
+        &filter,
+        &|c| select.matches(c),
+        args.full,
+        &[],
+    )?;
     if args.file.as_os_str() == "-" {
         for l in &mut ladders {
             l.report.file = "-".into();

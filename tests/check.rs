@@ -63,7 +63,10 @@ fn unreadable_input_is_2_even_when_another_file_fails() {
     // Reported once: in the report, not again on stderr.
     assert!(err.is_empty(), "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    assert!(v["files"][1]["error"].as_str().unwrap().contains("empty"), "{v}");
+    assert!(
+        v["files"][1]["error"].as_str().unwrap().contains("empty"),
+        "{v}"
+    );
     let statuses: Vec<&str> = v["files"]
         .as_array()
         .unwrap()
@@ -318,7 +321,14 @@ fn one_event_fails_once() {
     assert_eq!(code, 0, "{out}");
     // One RST: `close_reset` (fail-on) and not also `unexpected_close`.
     let (code, out, _) = check(
-        &["--format", "json", "--fail-on", "reset", "--expect-close", "graceful"],
+        &[
+            "--format",
+            "json",
+            "--fail-on",
+            "reset",
+            "--expect-close",
+            "graceful",
+        ],
         &["reset.pcap"],
     );
     assert_eq!(code, 1);
@@ -338,7 +348,11 @@ fn one_event_fails_once() {
 fn the_sample_policy_has_sensible_defaults() {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/ci/tcpshake.toml");
     let p = sample.to_str().unwrap();
-    for ok in ["window-full.pcap", "zero-window.pcap", "handshake-graceful.pcap"] {
+    for ok in [
+        "window-full.pcap",
+        "zero-window.pcap",
+        "handshake-graceful.pcap",
+    ] {
         let (code, out, _) = check(&["--policy", p], &[ok]);
         assert_eq!(code, 0, "{ok}: {out}");
     }
@@ -363,7 +377,11 @@ fn github_annotations() {
         .output()
         .unwrap();
     // `-q` prints nothing on stdout; the annotations go to stderr, which GitHub also reads.
-    assert!(out.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let text = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = text
         .lines()

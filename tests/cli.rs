@@ -106,7 +106,10 @@ fn window_and_ack_findings_carry_expected_and_actual() {
             .find(|f| f["kind"] == kind)
             .unwrap_or_else(|| panic!("{file}: no {kind}"))
             .clone();
-        assert!(f["expected"].is_u64() && f["actual"].is_u64(), "{file}: {f}");
+        assert!(
+            f["expected"].is_u64() && f["actual"].is_u64(),
+            "{file}: {f}"
+        );
         if expected >= 0 {
             assert_eq!(f["expected"], expected, "{file}");
             assert_eq!(f["actual"], actual, "{file}");
@@ -327,11 +330,17 @@ fn table_lists_failed_connections_with_their_figures() {
             .find(|b| b.contains(verdict))
             .unwrap_or_else(|| panic!("{verdict} not listed: {text}"));
         assert!(block.contains("FAILED") && block.contains(file), "{block}");
-        assert!(block.contains("packets ") && block.contains("bytes ") && block.contains("duration "), "{block}");
+        assert!(
+            block.contains("packets ") && block.contains("bytes ") && block.contains("duration "),
+            "{block}"
+        );
     }
     let first_block = text.find("\n#1 ").unwrap();
     let first_table = text.find("╭").unwrap();
-    assert!(first_block < first_table, "connections stream before the tables: {text}");
+    assert!(
+        first_block < first_table,
+        "connections stream before the tables: {text}"
+    );
     assert!(text.contains("start 2024-01-01T00:00:00.000000Z"), "{text}");
 }
 
@@ -427,4 +436,60 @@ fn jsonl_streams_a_connection_before_the_input_ends() {
     let rest: Vec<String> = rx.try_iter().collect();
     assert_eq!(rest.len(), 3, "{rest:?}");
     assert!(child.wait().unwrap().success());
+}
+
+/// The filters, as `analyze`, `ladder` and `check` take them.
+#[test]
+fn filters() {
+    let ids = |args: &[&str]| -> Vec<u64> {
+        let v = json(&[&["--format", "json"][..], args].concat(), "mixed.pcap");
+        let mut ids: Vec<u64> = v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_u64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&[]), [1, 2, 3, 4, 5]);
+    assert_eq!(ids(&["--host", "192.168.1.10/31"]), [1, 2, 3]);
+    assert_eq!(ids(&["--host", "192.168.1.12"]), [4]);
+    assert_eq!(ids(&["--port", "8080"]), [2]);
+    assert_eq!(ids(&["--verdict", "refused"]), [2]);
+    assert_eq!(ids(&["--verdict", "failed"]), [2, 3, 4, 5]);
+    assert_eq!(ids(&["--min-severity", "error"]), [3, 4]);
+    assert_eq!(ids(&["--since", "+0.35s"]), [4, 5]);
+    assert_eq!(ids(&["--until", "2024-01-01T00:00:00.15Z"]), [1, 2]);
+    assert_eq!(ids(&["--since", "1704067200.25", "--until", "+0.35s"]), [4]);
+    // The summary counts what is kept.
+    let v = json(&["--format", "json", "--verdict", "refused"], "mixed.pcap");
+    assert_eq!(v["summary"]["connections"], 1);
+    // ladder and check take the same flags.
+    let out = tcpshake()
+        .args(["ladder", "--verdict", "refused"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with('#')).count(),
+        1,
+        "{text}"
+    );
+    assert!(text.starts_with("#2 "), "{text}");
+    let out = tcpshake()
+        .args(["check", "--host", "192.168.1.10/32"])
+        .arg(testdata("mixed.pcap"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 connections judged"));
+    let out = tcpshake()
+        .args(["analyze", "--host", "10.0.0.0/33"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -83,7 +83,10 @@ fn ipv6_endpoints_are_compared_as_addresses() {
     let segs = long.segments();
     let spelled = format!(
         "[{}]:{port}",
-        segs.iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":")
+        segs.iter()
+            .map(|s| format!("{s:04x}"))
+            .collect::<Vec<_>>()
+            .join(":")
     );
     assert_ne!(spelled, client);
     let text = ladder(&["--client", &spelled], &td("ipv6.pcap"));
@@ -99,17 +102,30 @@ fn standard_input_is_read() {
         .unwrap()
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("#1 10.0.0.1:40000 → 10.0.0.2:80"), "{text}");
-    assert!(text.contains("(-, start 2024-01-01T00:00:00.000000Z)"), "{text}");
+    assert!(
+        text.starts_with("#1 10.0.0.1:40000 → 10.0.0.2:80"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(-, start 2024-01-01T00:00:00.000000Z)"),
+        "{text}"
+    );
 }
 
 /// The scaled window, and the SYNs' options on their rows.
 #[test]
 fn windows_are_scaled_and_syn_options_shown() {
     let text = ladder(&[], &td("tcp-options.pcap"));
-    assert!(text.contains("[mss=1460 sack_perm ts ws=7 tfo=request]"), "{text}");
+    assert!(
+        text.contains("[mss=1460 sack_perm ts ws=7 tfo=request]"),
+        "{text}"
+    );
     assert!(text.contains("[mss=1460 sack_perm ws=8]"), "{text}");
     // 64240 << 7 from the client after the handshake, not the raw field.
     assert!(text.contains("ACK seq=1 ack=1 win=8222720"), "{text}");
@@ -123,6 +139,7 @@ fn narrow_terminals_wrap_instead_of_cutting() {
     let l = tcpshake::ladder::ladders(
         &file,
         &tcpshake::judge::Config::default(),
+        &Default::default(),
         &|_| true,
         true,
         &[],

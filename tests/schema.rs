@@ -79,7 +79,11 @@ fn analyze_json_matches_the_schema() {
     // Unreadable files are in the report, as `check` reports them.
     let files = doc["files"].as_array().unwrap();
     assert_eq!(files.len(), all_captures().len());
-    assert!(files.iter().any(|f| f["status"] == "error" && f["error"].is_string()));
+    assert!(
+        files
+            .iter()
+            .any(|f| f["status"] == "error" && f["error"].is_string())
+    );
     let with_findings = doc["connections"]
         .as_array()
         .unwrap()
@@ -109,7 +113,11 @@ fn analyze_jsonl_matches_the_schema() {
 
 #[test]
 fn check_json_matches_the_schema() {
-    for extra in [&[][..], &["--fail-on", "info"][..], &["--expect-connections", "3"][..]] {
+    for extra in [
+        &[][..],
+        &["--fail-on", "info"][..],
+        &["--expect-connections", "3"][..],
+    ] {
         let out = tcpshake()
             .args(["check", "--format", "json"])
             .args(extra)

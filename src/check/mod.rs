@@ -18,12 +18,13 @@ pub use policy::{
 };
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
+use crate::filter::Filter;
 use crate::flow::Endpoint;
 use crate::judge::Config;
 use crate::model::FlowIds;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
+use crate::pipeline::analyze_path_filtered;
 use schemars::JsonSchema;
-use crate::pipeline::analyze_path;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -128,7 +129,12 @@ pub struct CheckReport {
 }
 
 /// Judges one capture.
-pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> FileVerdict {
+pub fn check_file(
+    path: &std::path::Path,
+    config: &Config,
+    filter: &Filter,
+    policy: &Policy,
+) -> FileVerdict {
     let mut v = FileVerdict {
         path: path.display().to_string(),
         status: Status::Pass,
@@ -142,9 +148,10 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
     };
     let mut gate = Gate::new(policy.clone());
     let mut next_id = 1;
-    let result = analyze_path(
+    let result = analyze_path_filtered(
         path,
         config,
+        filter,
         &mut next_id,
         &mut |c| {
             let Some(mut violations) = gate.judge(&c) else {
@@ -187,6 +194,7 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
 pub fn check_files(
     paths: &[PathBuf],
     config: &Config,
+    filter: &Filter,
     policy: &Policy,
     threads: usize,
 ) -> Vec<FileVerdict> {
@@ -199,7 +207,7 @@ pub fn check_files(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { break };
-                    let verdict = check_file(path, config, policy);
+                    let verdict = check_file(path, config, filter, policy);
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(verdict);
                     }

@@ -62,7 +62,14 @@ pub fn write_text(
                 .flat_map(|c| c.findings.iter().map(|x| x.frame))
                 .collect();
             let path = Path::new(&v.path);
-            if let Ok(ls) = ladder::ladders(path, config, &|c| ids.contains(&c.id), false, &keep) {
+            if let Ok(ls) = ladder::ladders(
+                path,
+                config,
+                &Default::default(),
+                &|c| ids.contains(&c.id),
+                false,
+                &keep,
+            ) {
                 for l in ls {
                     drawn.insert(l.report.id, l);
                 }

@@ -282,15 +282,17 @@ impl Selection {
 pub fn ladders(
     path: &Path,
     config: &Config,
+    filter: &crate::filter::Filter,
     select: &dyn Fn(&ConnectionReport) -> bool,
     full: bool,
     keep: &[u64],
 ) -> Result<Vec<Ladder>, CaptureError> {
     let mut picked: Vec<ConnectionReport> = Vec::new();
     let mut next = 1;
-    crate::pipeline::analyze_path(
+    crate::pipeline::analyze_path_filtered(
         path,
         config,
+        filter,
         &mut next,
         &mut |c| {
             if select(&c) {

@@ -411,7 +411,10 @@ impl ConnectionReport {
             self.handshake,
             Handshake::Complete | Handshake::SimultaneousOpen | Handshake::NotObserved
         );
-        let close_ok = matches!(self.close, Close::Graceful | Close::Simultaneous | Close::Open);
+        let close_ok = matches!(
+            self.close,
+            Close::Graceful | Close::Simultaneous | Close::Open
+        );
         !(hs_ok && close_ok)
     }
 

@@ -2,8 +2,8 @@
 
 use crate::capture::{CaptureFormat, Timestamp};
 use crate::findings::{ALL_KINDS, Severity};
-use crate::model::connection::{Close, ConnectionReport, Handshake};
 use crate::model::IsoTime;
+use crate::model::connection::{Close, ConnectionReport, Handshake};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;

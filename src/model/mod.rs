@@ -9,5 +9,6 @@ pub mod ids;
 pub use ids::{FlowIds, IsoTime};
 
 pub use file::{
-    DecodeErrorEntry, FRAMES_PER_REASON, FileReport, FileStatus, MAX_LISTED_ERRORS, ReasonCount, Summary,
+    DecodeErrorEntry, FRAMES_PER_REASON, FileReport, FileStatus, MAX_LISTED_ERRORS, ReasonCount,
+    Summary,
 };

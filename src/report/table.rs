@@ -1,7 +1,7 @@
-use super::{Reporter, human_duration};
-use crate::decode::link_type_name;
 use super::time::TimeFormat;
+use super::{Reporter, human_duration};
 use crate::capture::Timestamp;
+use crate::decode::link_type_name;
 use crate::findings::Severity;
 use crate::model::connection::ConnectionReport;
 use crate::model::{FileReport, Summary};
@@ -112,7 +112,11 @@ fn file_table(f: &FileReport, time: TimeFormat) -> String {
 fn summary_table(s: &Summary) -> String {
     let mut b = Builder::default();
     b.push_record(["connections", &thousands(s.connections), ""]);
-    b.push_record(["failed", "handshake or close", &thousands(s.connections_failed)]);
+    b.push_record([
+        "failed",
+        "handshake or close",
+        &thousands(s.connections_failed),
+    ]);
     for (k, v) in &s.handshake {
         if *v > 0 {
             b.push_record(["handshake", k, &v.to_string()]);
