@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tcpshake::check::PolicyFlags;
-use tcpshake::duration::parse_duration;
+use tcpshake::duration::{parse_duration, parse_positive_duration};
 use tcpshake::filter::FilterArgs;
 use tcpshake::judge::Config;
 
@@ -71,7 +71,7 @@ pub struct LiveArgs {
     #[arg(short, long, value_name = "BPF")]
     pub filter: Option<String>,
     /// Stop after this long (e.g. 30s). Ctrl-C also stops.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
     pub duration: Option<i64>,
     /// Stop after this many packets.
     #[arg(long, value_name = "N")]
@@ -177,7 +177,7 @@ pub struct PolicyArgs {
     #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
     pub expect_close: Vec<String>,
     /// Fail a connection whose SYN → SYN-ACK → ACK took longer (e.g. 200ms, 1.5s).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
     pub max_handshake_rtt: Option<i64>,
     /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX.
     #[arg(long, value_name = "N|MIN..MAX")]
@@ -233,13 +233,13 @@ pub struct AnalyzeArgs {
 #[derive(Args)]
 pub struct TrackingArgs {
     /// A connection silent this long (capture time) ends.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5m", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub idle_timeout: i64,
     /// How long a closed connection lingers for late segments.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub close_timeout: i64,
     /// An unanswered SYN ends this long after its last retransmission.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub attempt_timeout: i64,
     /// Maximum segment lifetime; a SYN within 2·MSL of a close is a TIME-WAIT reuse.
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]

@@ -493,3 +493,54 @@ fn filters() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Compound durations; the same rules in flags and policy files; no zero
+/// where zero would split every packet into its own connection.
+#[test]
+fn durations() {
+    let run = |args: &[&str]| {
+        tcpshake()
+            .arg("analyze")
+            .args(args)
+            .arg(testdata("mixed.pcap"))
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["--idle-timeout", "5m30s"]).status.success());
+    assert!(run(&["--idle-timeout", "1h 2m"]).status.success());
+    for bad in ["0s", "0", "5"] {
+        let out = run(&["--idle-timeout", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+    let err = String::from_utf8_lossy(&run(&["--idle-timeout", "5"]).stderr).into_owned();
+    assert!(err.contains("needs a unit"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, ok) in [
+        ("max_handshake_rtt = \"1m30s\"\n", true),
+        ("max_handshake_rtt = 5\n", false),
+        ("max_handshake_rtt = \"0ms\"\n", false),
+    ] {
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, toml).unwrap();
+        let out = tcpshake()
+            .args(["check", "--policy"])
+            .arg(&p)
+            .arg(testdata("handshake-graceful.pcap"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(if ok { 0 } else { 2 }), "{toml}");
+        if !ok {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("p.toml:1") && err.contains("max_handshake_rtt"),
+                "{err}"
+            );
+        }
+    }
+    let out = tcpshake()
+        .args(["check", "--max-handshake-rtt", "5"])
+        .arg(testdata("handshake-graceful.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,7 +1,7 @@
 //! A CI policy: what makes a capture fail. From flags and/or a TOML file.
 
 use crate::decode::IpAddress;
-use crate::duration::parse_duration;
+use crate::duration::parse_positive_duration;
 use crate::findings::{FindingKind, Severity};
 use crate::model::connection::{Close, ConnectionReport, Handshake};
 use serde::Deserialize;
@@ -233,7 +233,7 @@ struct PolicyFile {
     allow: Option<Vec<Spanned<String>>>,
     expect_handshake: Option<Vec<Spanned<String>>>,
     expect_close: Option<Vec<Spanned<String>>>,
-    max_handshake_rtt: Option<Spanned<String>>,
+    max_handshake_rtt: Option<Spanned<toml::Value>>,
     expect_connections: Option<Spanned<toml::Value>>,
     ports: Option<Vec<Spanned<u16>>>,
     hosts: Option<Vec<Spanned<String>>>,
@@ -310,8 +310,13 @@ impl Policy {
             p.expect_close.push(c);
         }
         if let Some(v) = file.max_handshake_rtt {
+            // A number is read as the flag reads it (refused without a unit).
+            let text = match v.get_ref() {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
             p.max_handshake_rtt = Some(
-                parse_duration(v.get_ref())
+                parse_positive_duration(&text)
                     .map_err(|m| err(v.span().start, format!("max_handshake_rtt: {m}")))?,
             );
         }
