@@ -159,6 +159,11 @@ fn emitter<'a>(
 
 /// Observes progress (frames read so far); called every few thousand frames.
 pub trait Progress {
+    /// A counter for the reader to add the bytes it reads to, when this
+    /// observer shows them.
+    fn byte_counter(&mut self) -> Option<Arc<std::sync::atomic::AtomicU64>> {
+        None
+    }
     fn frames(&mut self, _n: u64) {}
     /// The file is read.
     fn done(&mut self) {}
@@ -196,7 +201,8 @@ pub fn analyze_path_filtered(
 ) -> Result<FileReport, CaptureError> {
     let mut pipeline = Pipeline::new(config.clone(), *next_id, &path.display().to_string())
         .with_filter(filter.clone());
-    let summary = capture::read_path(path, &mut |frame: &Frame<'_>| {
+    let counter = progress.byte_counter();
+    let summary = capture::read_path_counted(path, counter, &mut |frame: &Frame<'_>| {
         if frame.number & 0x3fff == 0 {
             progress.frames(frame.number);
         }

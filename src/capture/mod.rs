@@ -7,7 +7,7 @@ mod time;
 mod writer;
 
 pub use reader::FrameSink;
-pub use reader::{CaptureFormat, CaptureSummary, read_capture, read_path};
+pub use reader::{CaptureFormat, CaptureSummary, read_capture, read_path, read_path_counted};
 pub use time::Timestamp;
 pub use writer::{PcapWriter, PcapngWriter};
 
