@@ -61,8 +61,9 @@ pub enum LiveFormat {
 #[cfg(feature = "live")]
 #[derive(Args)]
 pub struct LiveArgs {
-    /// Interface to capture on (`--list` shows them).
-    #[arg(short, long, value_name = "IFACE", required_unless_present = "list")]
+    /// Interface to capture on (`--list` shows them); by default the one
+    /// tcpdump picks (the first up, non-loopback interface).
+    #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
     /// List the interfaces and exit.
     #[arg(long)]
@@ -73,8 +74,8 @@ pub struct LiveArgs {
     /// Stop after this long (e.g. 30s). Ctrl-C also stops.
     #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
     pub duration: Option<i64>,
-    /// Stop after this many packets.
-    #[arg(long, value_name = "N")]
+    /// Stop after this many packets (tcpdump's -c).
+    #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u64>,
     /// Save what was captured as pcap (replay it with `tcpshake analyze`).
     #[arg(short, long, value_name = "FILE")]
@@ -230,7 +231,9 @@ pub struct AnalyzeArgs {
     pub tracking: TrackingArgs,
 }
 
+/// Connection-tracking settings: the defaults suit almost every capture.
 #[derive(Args)]
+#[command(next_help_heading = "Expert")]
 pub struct TrackingArgs {
     /// A connection silent this long (capture time) ends.
     #[arg(long, default_value = "5m", value_parser = parse_positive_duration, value_name = "DURATION")]

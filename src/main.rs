@@ -169,7 +169,10 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
         false => None,
     };
     let opts = LiveOptions {
-        interface: args.interface.clone().unwrap_or_default(),
+        interface: match args.interface.clone() {
+            Some(i) => i,
+            None => live::default_interface()?,
+        },
         filter: args.filter.clone(),
         duration: args
             .duration

@@ -544,3 +544,70 @@ fn durations() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Counts in plain words: "1 frame: 6", "1 connection", and a port reuse
+/// said the way a person says it.
+#[test]
+fn wording() {
+    let out = tcpshake()
+        .arg("analyze")
+        .arg(testdata("malformed.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 frame: 6"), "{text}");
+    assert!(!text.contains("(frames"), "{text}");
+    let out = tcpshake()
+        .arg("analyze")
+        .arg(testdata("time-wait-reuse.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("9.990 s after the previous connection on these ports ended at frame 11"),
+        "{text}"
+    );
+    let out = tcpshake()
+        .args(["check", "--expect-connections", "1"])
+        .arg(testdata("mixed.pcap"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("expected 1 connection, saw 5"), "{text}");
+}
+
+/// Completions, a man page, a `live` that says how to get it, and expert
+/// flags under their own heading.
+#[test]
+fn discoverability() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = tcpshake().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("analyze") && text.contains("idle-timeout"),
+            "{shell}"
+        );
+    }
+    let out = tcpshake().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(".TH tcpshake 1"), "{text}");
+    if !cfg!(feature = "live") {
+        let out = tcpshake().args(["live", "-i", "eth0"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--features live"), "{err}");
+    }
+    let out = tcpshake().args(["analyze", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let expert = help.find("Expert:").expect("an Expert heading");
+    let zeek = help.find("--zeek-server-ports").unwrap();
+    let filters = help.find("Filters:").expect("a Filters heading");
+    assert!(
+        zeek > expert && help.find("--host").unwrap() > filters,
+        "{help}"
+    );
+    assert!(help.find("--format").unwrap() < filters, "{help}");
+}

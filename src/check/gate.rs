@@ -57,7 +57,11 @@ impl Gate {
             severity: None,
             expected: Some(super::Observed::Text(range.to_string())),
             actual: Some(super::Observed::Integer(self.judged)),
-            message: format!("expected {range} connections, saw {}", self.judged),
+            message: format!(
+                "expected {range} connection{}, saw {}",
+                if range.to_string() == "1" { "" } else { "s" },
+                self.judged
+            ),
         })
     }
 

@@ -89,7 +89,12 @@ pub fn write_text(
                 )?;
             }
             if let Some(l) = drawn.get(&c.connection.id) {
-                for line in render_text(l, o).lines().skip(1) {
+                // Drawn 8 columns in: narrower by as much.
+                let inner = TextOptions {
+                    width: o.width.saturating_sub(8),
+                    ..o
+                };
+                for line in render_text(l, inner).lines().skip(1) {
                     writeln!(out, "        {line}")?;
                 }
             }
