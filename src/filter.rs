@@ -34,10 +34,10 @@ pub fn parse_time(s: &str) -> Result<TimeBound, String> {
     if let Some(rel) = t.strip_prefix('+') {
         return parse_duration(rel).map(TimeBound::AfterStart);
     }
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() {
-            return Ok(TimeBound::At(Timestamp((secs * 1e9).round() as i64)));
-        }
+    if let Ok(secs) = t.parse::<f64>()
+        && secs.is_finite()
+    {
+        return Ok(TimeBound::At(Timestamp((secs * 1e9).round() as i64)));
     }
     t.parse::<jiff::Timestamp>()
         .map(|ts| TimeBound::At(Timestamp(ts.as_nanosecond() as i64)))

@@ -24,7 +24,7 @@ pub struct AnalyzeDocument {
 /// `analyze --format jsonl` (and `live --format jsonl`): one record a line.
 #[derive(JsonSchema)]
 #[serde(tag = "record", rename_all = "lowercase")]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 pub enum JsonlRecord {
     Connection(ConnectionReport),
     File(FileReport),
@@ -35,10 +35,11 @@ pub enum JsonlRecord {
 pub const DOCUMENTS: [&str; 3] = ["AnalyzeDocument", "JsonlRecord", "CheckReport"];
 
 fn close_objects(schema: &mut Schema) {
-    if let Some(o) = schema.as_object_mut() {
-        if o.contains_key("properties") && !o.contains_key("additionalProperties") {
-            o.insert("additionalProperties".into(), Value::Bool(false));
-        }
+    if let Some(o) = schema.as_object_mut()
+        && o.contains_key("properties")
+        && !o.contains_key("additionalProperties")
+    {
+        o.insert("additionalProperties".into(), Value::Bool(false));
     }
     schemars::transform::transform_subschemas(&mut close_objects, schema);
 }

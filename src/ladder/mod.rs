@@ -236,7 +236,7 @@ fn syn_options(opts: crate::decode::TcpOptions<'_>) -> String {
             O::WindowScale(s) => parts.push(format!("ws={s}")),
             O::SackPermitted => parts.push("sack_perm".into()),
             O::Timestamps { .. } => parts.push("ts".into()),
-            O::FastOpenCookie(c) if c.is_empty() => parts.push("tfo=request".into()),
+            O::FastOpenCookie([]) => parts.push("tfo=request".into()),
             O::FastOpenCookie(_) => parts.push("tfo".into()),
             _ => {}
         }

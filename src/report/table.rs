@@ -225,7 +225,7 @@ fn connection_block_at(c: &ConnectionReport, time: TimeFormat, origin: Timestamp
 
 impl<W: Write> Reporter for TableReporter<W> {
     fn connection(&mut self, c: &ConnectionReport) -> io::Result<()> {
-        if !(self.all || failed(c) || !c.findings.is_empty() || !c.suppressed.is_empty()) {
+        if !self.all && !failed(c) && c.findings.is_empty() && c.suppressed.is_empty() {
             return Ok(());
         }
         let origin = *self.origin.get_or_insert(c.start);
