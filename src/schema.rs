@@ -56,6 +56,7 @@ pub fn schema() -> Value {
         generator.subschema_for::<JsonlRecord>().to_value(),
         generator.subschema_for::<CheckReport>().to_value(),
     ];
+    generator.subschema_for::<crate::live::LiveStatus>();
     let mut defs = generator.take_definitions(true);
     inline_tagged_records(&mut defs);
     json!({
@@ -89,6 +90,13 @@ fn inline_tagged_records(defs: &mut serde_json::Map<String, Value>) {
             let (Some(mut t), Some(tag)) = (target, v["properties"].get("record").cloned()) else {
                 return v;
             };
+            // `live --format jsonl` ends with the summary plus its capture counters.
+            if tag["const"] == "summary" {
+                t["properties"]["capture"] = json!({
+                    "description": "live capture only: the capture's counters",
+                    "$ref": "#/$defs/LiveStatus"
+                });
+            }
             t["properties"]["record"] = tag;
             if let Some(req) = t["required"].as_array_mut() {
                 req.insert(0, json!("record"));

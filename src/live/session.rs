@@ -48,7 +48,7 @@ pub enum LiveError {
 }
 
 /// Counters shown while capturing and at the end.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct LiveStatus {
     pub packets: u64,
     pub tcp_segments: u64,
