@@ -71,7 +71,10 @@ impl Pipeline {
                 );
                 self.table.segment(frame.number, frame.ts, &seg, &mut emit);
             }
-            Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) => tally.non_tcp += 1,
+            // Not segments: counted until ICMP errors are attached to their connections.
+            Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) | Ok(Decoded::IcmpError(_)) => {
+                tally.non_tcp += 1
+            }
             Ok(Decoded::Fragment) => {
                 tally.non_tcp += 1;
                 tally.ip_fragments += 1;
