@@ -45,10 +45,19 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let verdicts = check::check_files(&args.files, &config, &args.filter.filter(), &policy, jobs);
-    // An unreadable file is in the report; said on stderr only when no report is printed.
-    if args.quiet {
-        for v in verdicts.iter().filter(|v| v.status == Status::Error) {
+    for v in &verdicts {
+        // An unreadable file is in the report; said on stderr only when no
+        // report is printed.
+        if v.status == Status::Error && args.quiet {
             eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+        }
+        let evicted = tcpshake::model::file::eviction_warning(
+            &v.path,
+            v.evicted_connections,
+            config.max_connections,
+        );
+        if let Some(w) = evicted {
+            eprintln!("tcpshake: warning: {w}");
         }
     }
     let mut out = io::stdout().lock();
@@ -210,6 +219,9 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
     let status = status?;
     let _ = report.finish(&status);
     if let Some(w) = status.drop_warning() {
+        eprintln!("tcpshake: {w}");
+    }
+    if let Some(w) = status.eviction_warning(&opts.interface, config.max_connections) {
         eprintln!("tcpshake: {w}");
     }
     let Some(gate) = report.gate() else {

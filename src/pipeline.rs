@@ -133,6 +133,11 @@ impl Pipeline {
         self.connections
     }
 
+    /// Connections ended early so far because the flow table was full.
+    pub fn evicted(&self) -> u64 {
+        self.table.evicted
+    }
+
     /// Connections open now.
     pub fn live(&self) -> usize {
         self.table.live()
@@ -235,13 +240,19 @@ pub fn analyze_path_filtered(
     report.decode_errors.sort_by_key(|e| e.frame);
     report.truncated = summary.truncated.is_some();
     report.truncated_reason = summary.truncated;
+    report.damaged_regions = summary.damaged;
+    report.damage_count = summary.damage_count;
+    report.damaged_bytes = summary.damaged_bytes;
+    report.damaged_regions_unlisted = report.damage_count - report.damaged_regions.len() as u64;
+    report.decode_errors_unlisted = report.decode_error_count - report.decode_errors.len() as u64;
     report.stamp_times();
     Ok(report)
 }
 
 /// Analyses `paths` in turn into one report: connection ids run on across
 /// files and the summary covers them all. A file that cannot be read is
-/// skipped; `warn` gets its error, and a note on every truncated file.
+/// skipped; `warn` gets its error, and a note on every truncated or damaged
+/// file and on every file whose flow table overflowed.
 /// `progress` gives the progress observer of each file.
 ///
 /// Returns whether every file was read; an error is a failed write.
@@ -280,6 +291,12 @@ pub fn analyze_files(
                         "{}: truncated capture ({why}); everything before the cut was analysed",
                         report.path
                     ));
+                }
+                if let Some(w) = report.damage_warning() {
+                    warn(format!("warning: {w}"));
+                }
+                if let Some(w) = report.eviction_warning(config.max_connections) {
+                    warn(format!("warning: {w}"));
                 }
                 summary.files += 1;
                 files.push(report);
