@@ -34,14 +34,65 @@ pub enum JsonlRecord {
 /// The names of the documents in the schema's `$defs`, one per output.
 pub const DOCUMENTS: [&str; 3] = ["AnalyzeDocument", "JsonlRecord", "CheckReport"];
 
+const COMPOSED: [&str; 3] = ["oneOf", "anyOf", "allOf"];
+
+/// Closes every object. An object composed with `oneOf` (a flattened tagged
+/// enum) is closed with `unevaluatedProperties`, which sees the properties its
+/// branches evaluate; the branches themselves stay open.
 fn close_objects(schema: &mut Schema) {
-    if let Some(o) = schema.as_object_mut()
-        && o.contains_key("properties")
-        && !o.contains_key("additionalProperties")
-    {
-        o.insert("additionalProperties".into(), Value::Bool(false));
+    close(schema, true);
+}
+
+fn close(schema: &mut Schema, this_level: bool) {
+    let Some(o) = schema.as_object_mut() else {
+        return;
+    };
+    let composed = COMPOSED.iter().any(|k| o.contains_key(*k));
+    if this_level && o.contains_key("properties") && !o.contains_key("additionalProperties") {
+        let key = if composed {
+            "unevaluatedProperties"
+        } else {
+            "additionalProperties"
+        };
+        o.insert(key.into(), Value::Bool(false));
     }
-    schemars::transform::transform_subschemas(&mut close_objects, schema);
+    for k in COMPOSED {
+        if let Some(Value::Array(branches)) = o.get_mut(k) {
+            for b in branches {
+                if let Ok(s) = <&mut Schema>::try_from(b) {
+                    // The branch's own properties are evaluated by the parent.
+                    close(s, !composed);
+                }
+            }
+        }
+    }
+    let nested = |s: &mut Schema| close(s, true);
+    if let Some(Value::Object(props)) = o.get_mut("properties") {
+        for v in props.values_mut() {
+            if let Ok(s) = <&mut Schema>::try_from(v) {
+                nested(s);
+            }
+        }
+    }
+    for k in ["items", "additionalProperties", "$defs"] {
+        match o.get_mut(k) {
+            Some(Value::Object(_)) if k == "$defs" => {
+                if let Some(Value::Object(defs)) = o.get_mut(k) {
+                    for v in defs.values_mut() {
+                        if let Ok(s) = <&mut Schema>::try_from(v) {
+                            nested(s);
+                        }
+                    }
+                }
+            }
+            Some(v @ Value::Object(_)) => {
+                if let Ok(s) = <&mut Schema>::try_from(v) {
+                    nested(s);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The whole schema: `$defs` for every record, and a root that accepts any of
