@@ -4,6 +4,7 @@
 //! `10.0.0.2:80/time_to_establish=200ms`) or `[SCOPE/]DIAGNOSIS`.
 
 use super::Violation;
+use super::policy::Observed;
 use crate::duration::human_duration;
 use crate::servers::{DIAGNOSES, ListenerReport, MEASURES, Rates, ServersReport};
 
@@ -144,8 +145,8 @@ impl ServerRule {
                         frame: 0,
                         kind: format!("rate_{rate}"),
                         severity: None,
-                        expected: Some(format!("≤ {}%", max * 100.0)),
-                        actual: Some(format!("{:.2}%", x * 100.0)),
+                        expected: Some(Observed::Text(format!("≤ {}%", max * 100.0))),
+                        actual: Some(Observed::Text(format!("{:.2}%", x * 100.0))),
                         message: format!(
                             "{}: {rate} {:.2}% of {what} ({n} of {of}), the policy allows at most {}%",
                             l.server,
@@ -172,8 +173,8 @@ impl ServerRule {
                         frame: 0,
                         kind: format!("{}_{measure}", q.as_str()),
                         severity: None,
-                        expected: Some(format!("≤ {}", human_duration(limit))),
-                        actual: Some(human_duration(v)),
+                        expected: Some(Observed::Text(format!("≤ {}", human_duration(limit)))),
+                        actual: Some(Observed::Seconds(v)),
                         message: format!(
                             "{}: {measure} {} is {} over {} connections (max {}), the policy allows at most {}",
                             l.server,
@@ -211,7 +212,7 @@ pub fn violations(rules: &[ServerRule], r: &ServersReport) -> Vec<Violation> {
                 kind: format!("diagnosis_{id}"),
                 severity: None,
                 expected: None,
-                actual: Some(d.count.to_string()),
+                actual: Some(Observed::Integer(d.count)),
                 message: format!("{}: {id}: {}", d.subject, d.message),
             }));
             continue;

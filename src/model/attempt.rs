@@ -2,11 +2,12 @@
 //! (`tcpshake servers`, docs/servers.md): how many SYNs it took, how long the
 //! client waited, what the SYN and SYN-ACK offered, and where a RST fell.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// What a SYN or SYN-ACK offered (RFC 9293 §3.7.1 MSS, RFC 7323 window scale
 /// and timestamps, RFC 2018 SACK-permitted).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct SynOptions {
     pub mss: Option<u16>,
     pub wscale: Option<u8>,
@@ -15,7 +16,7 @@ pub struct SynOptions {
 }
 
 /// Where in the connection's life a RST fell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RstPhase {
     /// Before the handshake completed, or in answer to its final ACK.
@@ -38,7 +39,7 @@ impl RstPhase {
 }
 
 /// The opening attempt of a connection, as the wire showed it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, JsonSchema)]
 pub struct AttemptFacts {
     /// Seconds from the first SYN to the last one (0 with a single SYN).
     pub last_syn_after: Option<f64>,

@@ -292,7 +292,7 @@ impl ListenerStats {
         if c.transfer.client.zero_window_time > 0.0 || c.transfer.server.zero_window_time > 0.0 {
             self.zero_window += 1;
         }
-        for f in &c.anomalies {
+        for f in &c.findings {
             match f.kind {
                 FindingKind::TimeWaitReuse => self.time_wait_reuse += 1,
                 FindingKind::PortReuse => self.port_reuse += 1,
@@ -479,7 +479,7 @@ impl ClientStats {
         self.connections += 1;
         self.first = Some(self.first.map_or(c.start, |t| t.min(c.start)));
         self.last = Some(self.last.map_or(c.start, |t| t.max(c.start)));
-        for f in &c.anomalies {
+        for f in &c.findings {
             if let Detail::PortReuse { gap, .. } = f.detail
                 && gap < two_msl
             {
