@@ -89,6 +89,8 @@ impl Pipeline {
         let mut r = self.tally;
         r.connections = self.connections;
         r.evicted_connections = self.table.evicted;
+        r.forgotten_closed_tuples = self.table.forgotten;
+        (r.capture_time_jumps, r.capture_time_jump) = self.table.time_jumps();
         r
     }
 
@@ -205,6 +207,12 @@ pub fn analyze_files(
         p.done();
         match result {
             Ok(report) => {
+                if report.forgotten_closed_tuples > 0 {
+                    warn(format!(
+                        "{}: {} closed 4-tuples forgotten before 2·MSL (memory full at --max-connections); TIME-WAIT reuse on them goes unreported",
+                        report.path, report.forgotten_closed_tuples
+                    ));
+                }
                 if let Some(why) = &report.truncated_reason {
                     warn(format!(
                         "{}: truncated capture ({why}); everything before the cut was analysed",

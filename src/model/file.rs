@@ -2,6 +2,7 @@
 
 use crate::capture::{CaptureFormat, Timestamp};
 use crate::findings::{ALL_KINDS, Severity};
+use crate::flow::TimeJump;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -48,6 +49,21 @@ pub struct FileReport {
     pub last_ts: Option<Timestamp>,
     pub connections: u64,
     pub evicted_connections: u64,
+    /// Closed 4-tuples forgotten before 2·MSL had passed because their
+    /// memory (bounded by `--max-connections`) was full: a TIME-WAIT reuse on
+    /// one of them goes unnoticed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub forgotten_closed_tuples: u64,
+    /// Jumps in capture time (a stray timestamp, spliced files, a clock step),
+    /// taken out of the timeouts; see `capture_time_jump` for the first.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub capture_time_jumps: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_time_jump: Option<TimeJump>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl FileReport {
@@ -72,6 +88,9 @@ impl FileReport {
             last_ts: None,
             connections: 0,
             evicted_connections: 0,
+            forgotten_closed_tuples: 0,
+            capture_time_jumps: 0,
+            capture_time_jump: None,
         }
     }
 
