@@ -7,7 +7,7 @@
 
 use crate::capture::{self, CaptureError, Frame, Timestamp};
 use crate::decode::{self, DecodeError, Decoded};
-use crate::flow::FlowTable;
+use crate::flow::{FlowHasher, FlowTable};
 use crate::judge::{Config, Connection};
 use crate::model::connection::ConnectionReport;
 use crate::model::{FileReport, Summary};
@@ -33,8 +33,19 @@ pub struct Pipeline {
 impl Pipeline {
     /// Connection ids start at `first_id`; `source` names the file or interface.
     pub fn new(config: Config, first_id: u64, source: &str) -> Pipeline {
+        Self::with_hasher(config, first_id, source, FlowHasher::random())
+    }
+
+    /// As [`new`](Self::new), with the flow table's hasher chosen (its seed
+    /// must change nothing in the output: tests run the same capture with two).
+    pub fn with_hasher(
+        config: Config,
+        first_id: u64,
+        source: &str,
+        hasher: FlowHasher,
+    ) -> Pipeline {
         Pipeline {
-            table: FlowTable::new(config, first_id),
+            table: FlowTable::with_hasher(config, first_id, hasher),
             source: source.into(),
             tally: FileReport::new(source.to_string()),
             connections: 0,

@@ -215,6 +215,10 @@ impl Dir {
     }
 
     fn add_rtt(&mut self, secs: f64) {
+        if secs < 0.0 {
+            // The capture's clock went back: not a round trip.
+            return;
+        }
         self.stats.rtt_samples += 1;
         self.stats.rtt_min = Some(self.stats.rtt_min.map_or(secs, |m| m.min(secs)));
         self.stats.rtt_max = Some(self.stats.rtt_max.map_or(secs, |m| m.max(secs)));
@@ -271,7 +275,8 @@ impl Transfer {
                 && seg.payload_len == 0
                 && let Some(t) = self.last_syn
             {
-                self.irtt = Some(ts.nanos_since(t));
+                // A timestamp that went back gives no measurement.
+                self.irtt = Some(ts.nanos_since(t)).filter(|&n| n >= 0);
             }
         }
         let irtt = self.irtt;
@@ -531,7 +536,7 @@ impl Transfer {
             if seg.window == 0 && !syn_fin_rst {
                 fwd.zero_window_since.get_or_insert(ts);
             } else if let Some(t) = fwd.zero_window_since.take() {
-                fwd.stats.zero_window_time += ts.secs_since(t);
+                fwd.stats.zero_window_time += ts.secs_since(t).max(0.0);
             }
             if !f.syn() {
                 if let Some(s) = fwd.shift() {
@@ -592,7 +597,7 @@ impl Transfer {
     pub fn stats(&mut self, end: Timestamp) -> (DirectionStats, DirectionStats) {
         for d in &mut self.dirs {
             if let Some(t) = d.zero_window_since.take() {
-                d.stats.zero_window_time += end.secs_since(t);
+                d.stats.zero_window_time += end.secs_since(t).max(0.0);
             }
             if d.rtt_len > 0 {
                 let mut v = d.rtt;

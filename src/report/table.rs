@@ -81,6 +81,17 @@ fn file_table(f: &FileReport) -> String {
     if f.evicted_connections > 0 {
         b.push_record(["evicted (table full)", &f.evicted_connections.to_string()]);
     }
+    if f.forgotten_closed_tuples > 0 {
+        let n = f.forgotten_closed_tuples.to_string();
+        b.push_record(["closed 4-tuples forgotten early", &n]);
+    }
+    if let Some(j) = &f.capture_time_jump {
+        let what = format!(
+            "{} (first at frame {}, {:+.3} s)",
+            f.capture_time_jumps, j.frame, j.seconds
+        );
+        b.push_record(["capture time jumps", &what]);
+    }
     b.build().with(Style::rounded()).to_string()
 }
 
