@@ -317,15 +317,12 @@ impl<S: Settings> FlowTable<S> {
         );
     }
 
-    /// How long after its last segment a connection is first looked at: the
-    /// shortest timeout that could end it.
-    fn first_check(&self, conn: &S::Conn) -> i64 {
+    /// How long after its first segment a connection is first looked at: the
+    /// close timeout (most connections are closed by then and end at once),
+    /// or the idle timeout if shorter. Later checks are pushed as they come due.
+    fn first_check(&self, _conn: &S::Conn) -> i64 {
         let c = &self.config;
-        if conn.close_complete() {
-            c.close_timeout.min(c.idle_timeout)
-        } else {
-            c.idle_timeout
-        }
+        c.close_timeout.min(c.idle_timeout)
     }
 
     fn remember(&mut self, key: FlowKey, slot: &Slot<S::Conn>, now: i64) {
