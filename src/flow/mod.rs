@@ -346,9 +346,17 @@ impl<S: Settings> FlowTable<S> {
 
     /// Ends connections whose timeouts passed by `now`, even when no segment
     /// arrives (live capture on a quiet interface).
+    ///
+    /// `now` is a wall clock, trusted however far it is from the frames' times
+    /// (a replayed capture); it does not move the time of the last sweep, so
+    /// the frames' own sweeps go on.
     pub fn expire(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        if let Some(t) = self.clock.peek(now) {
-            self.maybe_sweep(t, emit);
+        let t = self.clock.table_time(now);
+        if self
+            .last_sweep
+            .is_some_and(|s| t.saturating_sub(s) >= SWEEP_EVERY)
+        {
+            self.sweep(t, emit);
         }
     }
 
@@ -362,6 +370,10 @@ impl<S: Settings> FlowTable<S> {
             _ => {}
         }
         self.last_sweep = Some(now);
+        self.sweep(now, emit);
+    }
+
+    fn sweep(&mut self, now: i64, emit: &mut dyn FnMut(Box<S::Conn>)) {
         let two_msl = self.config.two_msl;
         while let Some(&(at, key)) = self.recent_order.front() {
             if now.saturating_sub(at) <= two_msl {
