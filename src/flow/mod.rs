@@ -8,6 +8,7 @@ mod tracker;
 pub use endpoint::Endpoint;
 pub use tracker::{Limits, PreviousUse, Settings, Tracker};
 
+mod attempt;
 mod clock;
 mod expiry;
 
@@ -15,6 +16,7 @@ pub use clock::TimeJump;
 
 use crate::capture::Timestamp;
 use crate::decode::{IpAddress, TcpSegment};
+use attempt::Attempt;
 use clock::Clock;
 use expiry::{Due, Recent};
 use std::cmp::Reverse;
@@ -129,17 +131,17 @@ pub fn roles(seg: &TcpSegment<'_>) -> (Endpoint, Endpoint) {
 /// slot's times are table time.
 fn ends_before<C: Tracker>(
     config: &Limits,
-    slot: &Slot<C>,
+    conn: &C,
+    (seen, syn_seen): (i64, i64),
     seg: &TcpSegment<'_>,
     now: i64,
 ) -> bool {
-    let conn = slot.conn.as_ref();
     let f = seg.flags;
     let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
     if pure_syn && conn.closed_for_reuse() {
         return true;
     }
-    let idle = now.saturating_sub(slot.seen);
+    let idle = now.saturating_sub(seen);
     if conn.close_complete() && idle > config.close_timeout {
         return true;
     }
@@ -153,7 +155,7 @@ fn ends_before<C: Tracker>(
     }
     if conn.unanswered_attempt()
         && conn.last_syn_ts().is_some()
-        && now.saturating_sub(slot.syn_seen) >= config.attempt_timeout
+        && now.saturating_sub(syn_seen) >= config.attempt_timeout
     {
         return true;
     }
@@ -162,12 +164,52 @@ fn ends_before<C: Tracker>(
 
 /// A live connection with its times in table time (see `clock`).
 struct Slot<C> {
-    /// Boxed so the table's buckets stay small; one allocation per connection.
-    conn: Box<C>,
+    held: Held<C>,
     /// Table time of the last segment.
     seen: i64,
     /// Table time of the last SYN without ACK.
     syn_seen: i64,
+}
+
+/// A live connection's state: boxed so the table's buckets stay small (one
+/// allocation per connection), and a bare SYN while that is all it is.
+enum Held<C> {
+    Attempt(Box<Attempt>),
+    Full(Box<C>),
+}
+
+impl<C: Tracker> Slot<C> {
+    fn id(&self) -> u64 {
+        match &self.held {
+            Held::Attempt(a) => a.id,
+            Held::Full(c) => c.id(),
+        }
+    }
+
+    fn close_complete(&self) -> bool {
+        match &self.held {
+            Held::Attempt(_) => false,
+            Held::Full(c) => c.close_complete(),
+        }
+    }
+
+    /// The full connection, made from the attempt's SYN if need be.
+    fn full(&mut self, settings: &C::Settings) -> &mut C {
+        if let Held::Attempt(a) = &self.held {
+            self.held = Held::Full(a.promote(settings));
+        }
+        match &mut self.held {
+            Held::Full(c) => c,
+            Held::Attempt(_) => unreachable!("promoted above"),
+        }
+    }
+
+    fn into_full(self, settings: &C::Settings) -> Box<C> {
+        match self.held {
+            Held::Attempt(a) => a.promote(settings),
+            Held::Full(c) => c,
+        }
+    }
 }
 
 /// Live connections plus a short memory of recently closed 4-tuples (for
@@ -260,26 +302,28 @@ impl<S: Settings> FlowTable<S> {
         // One hash lookup on the common path: the segment joins its connection.
         let mut previous = None;
         if let Some(slot) = self.live.get_mut(&key) {
-            if !ends_before(&self.config, slot, seg, now) {
-                let was_closed = slot.conn.close_complete();
-                slot.conn.process(frame, ts, seg);
+            let times = (slot.seen, slot.syn_seen);
+            let conn = slot.full(&self.settings);
+            if !ends_before(&self.config, &*conn, times, seg, now) {
+                let was_closed = conn.close_complete();
+                conn.process(frame, ts, seg);
+                let closed = conn.close_complete();
+                let id = conn.id();
                 slot.seen = now;
                 if syn {
                     slot.syn_seen = now;
                 }
-                if !was_closed && slot.conn.close_complete() {
+                if !was_closed && closed {
                     // Once per connection: its close timeout starts now.
-                    let (id, at) = (
-                        slot.conn.id(),
-                        now.saturating_add(self.config.close_timeout),
-                    );
+                    let (id, at) = (id, now.saturating_add(self.config.close_timeout));
                     self.due.push(Reverse(Due { at, id, key }));
                 }
                 return;
             }
             if let Some(old) = self.live.remove(&key) {
-                previous = Some(old.conn.previous_use());
-                emit(old.conn);
+                let old = old.into_full(&self.settings);
+                previous = Some(old.previous_use());
+                emit(old);
             }
         } else {
             previous = self
@@ -294,23 +338,33 @@ impl<S: Settings> FlowTable<S> {
         let (client, server) = roles(seg);
         let id = self.next_id;
         self.next_id += 1;
-        let mut conn = Box::new(S::Conn::open(
-            id,
-            frame,
-            ts,
-            seg,
-            client,
-            server,
-            previous,
-            &self.settings,
-        ));
-        conn.process(frame, ts, seg);
-        let at = now.saturating_add(self.first_check(conn.as_ref()));
+        let attempt = match previous {
+            None => Attempt::of(id, frame, ts, seg, client, server),
+            Some(_) => None,
+        };
+        let held = match attempt {
+            Some(a) => Held::Attempt(Box::new(a)),
+            None => {
+                let mut conn = Box::new(S::Conn::open(
+                    id,
+                    frame,
+                    ts,
+                    seg,
+                    client,
+                    server,
+                    previous,
+                    &self.settings,
+                ));
+                conn.process(frame, ts, seg);
+                Held::Full(conn)
+            }
+        };
+        let at = now.saturating_add(self.first_check());
         self.due.push(Reverse(Due { at, id, key }));
         self.live.insert(
             key,
             Slot {
-                conn,
+                held,
                 seen: now,
                 syn_seen: now,
             },
@@ -320,13 +374,12 @@ impl<S: Settings> FlowTable<S> {
     /// How long after its first segment a connection is first looked at: the
     /// close timeout (most connections are closed by then and end at once),
     /// or the idle timeout if shorter. Later checks are pushed as they come due.
-    fn first_check(&self, _conn: &S::Conn) -> i64 {
+    fn first_check(&self) -> i64 {
         let c = &self.config;
         c.close_timeout.min(c.idle_timeout)
     }
 
-    fn remember(&mut self, key: FlowKey, slot: &Slot<S::Conn>, now: i64) {
-        let conn = slot.conn.as_ref();
+    fn remember(&mut self, key: FlowKey, conn: &S::Conn, seen: i64, now: i64) {
         if !(conn.closed_for_reuse() || conn.client_isn().is_some()) {
             return;
         }
@@ -340,7 +393,7 @@ impl<S: Settings> FlowTable<S> {
             }
         }
         self.recent
-            .insert(key, Recent::of(conn.previous_use(), slot.seen));
+            .insert(key, Recent::of(conn.previous_use(), seen));
         self.recent_order.push_back((now, key));
     }
 
@@ -395,10 +448,10 @@ impl<S: Settings> FlowTable<S> {
                 break;
             }
             self.due.pop();
-            let Some(slot) = self.live.get(&d.key).filter(|s| s.conn.id() == d.id) else {
+            let Some(slot) = self.live.get(&d.key).filter(|s| s.id() == d.id) else {
                 continue;
             };
-            let closed = slot.conn.close_complete();
+            let closed = slot.close_complete();
             let idle = now.saturating_sub(slot.seen);
             if (closed && idle > close_to) || idle > idle_to {
                 self.scratch.push((d.id, d.key));
@@ -417,8 +470,10 @@ impl<S: Settings> FlowTable<S> {
         let expired = std::mem::take(&mut self.scratch);
         for &(_, k) in &expired {
             if let Some(slot) = self.live.remove(&k) {
-                self.remember(k, &slot, now);
-                emit(slot.conn);
+                let seen = slot.seen;
+                let conn = slot.into_full(&self.settings);
+                self.remember(k, &conn, seen, now);
+                emit(conn);
             }
         }
         self.scratch = expired;
@@ -429,7 +484,7 @@ impl<S: Settings> FlowTable<S> {
         let mut order: Vec<(i64, u64, FlowKey)> = self
             .live
             .iter()
-            .map(|(k, s)| (s.seen, s.conn.id(), *k))
+            .map(|(k, s)| (s.seen, s.id(), *k))
             .collect();
         let n = (order.len() / 16).max(1);
         if n < order.len() {
@@ -438,20 +493,21 @@ impl<S: Settings> FlowTable<S> {
         order.truncate(n);
         order.sort_unstable_by_key(|&(_, id, _)| id);
         for &(_, _, k) in &order {
-            if let Some(mut slot) = self.live.remove(&k) {
-                slot.conn.mark_evicted();
+            if let Some(slot) = self.live.remove(&k) {
+                let mut conn = slot.into_full(&self.settings);
+                conn.mark_evicted();
                 self.evicted += 1;
-                emit(slot.conn);
+                emit(conn);
             }
         }
     }
 
     /// End of input: every live connection ends, in order of id.
     pub fn finish_all(&mut self, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        let mut all: Vec<Box<S::Conn>> = self.live.drain().map(|(_, s)| s.conn).collect();
-        all.sort_unstable_by_key(|c| c.id());
-        for c in all {
-            emit(c);
+        let mut all: Vec<Slot<S::Conn>> = self.live.drain().map(|(_, s)| s).collect();
+        all.sort_unstable_by_key(|s| s.id());
+        for s in all {
+            emit(s.into_full(&self.settings));
         }
         self.recent.clear();
         self.recent_order.clear();
