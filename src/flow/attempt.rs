@@ -9,7 +9,7 @@
 
 use super::{Endpoint, Tracker};
 use crate::capture::Timestamp;
-use crate::decode::{TcpFlags, TcpSegment};
+use crate::decode::{TcpFlags, TcpSegment, TunnelPath};
 use crate::seq::SeqNumber;
 
 /// Most option bytes a TCP header holds (RFC 9293 §3.1: data offset ≤ 15 words).
@@ -36,7 +36,7 @@ pub(super) struct Attempt {
 impl Attempt {
     /// The attempt a first segment makes, when it is a SYN without ACK, RST,
     /// FIN or payload from `client`, and no earlier use of the 4-tuple is
-    /// remembered (that one is judged at once).
+    /// remembered (that one is judged at once), nor a tunnel around it.
     pub(super) fn of(
         id: u64,
         frame: u64,
@@ -48,7 +48,13 @@ impl Attempt {
         let f = seg.flags;
         let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
         let from_client = seg.src == client.addr && seg.src_port == client.port;
-        if !pure_syn || !from_client || seg.payload_len != 0 || seg.options.len() > MAX_OPTIONS {
+        // A tunnelled SYN keeps its full connection: the attempt holds no tunnels.
+        if !pure_syn
+            || !from_client
+            || seg.payload_len != 0
+            || seg.options.len() > MAX_OPTIONS
+            || !seg.tunnels.is_empty()
+        {
             return None;
         }
         let mut options = [0; MAX_OPTIONS];
@@ -86,6 +92,7 @@ impl Attempt {
             payload_len: 0,
             options: &self.options[..self.options_len as usize],
             payload: &[],
+            tunnels: TunnelPath::EMPTY,
         };
         let mut c = Box::new(C::open(
             self.id,

@@ -515,9 +515,12 @@ impl Transfer {
                     ts,
                     retransmitted: resent,
                 });
-            } else if !fwd.stats.unacked_cap_reached {
-                fwd.stats.unacked_cap_reached = true;
-                fl.set(K::AnalysisLimit);
+            } else {
+                fwd.stats.unacked_untracked += 1;
+                if !fwd.stats.unacked_cap_reached {
+                    fwd.stats.unacked_cap_reached = true;
+                    fl.set(K::AnalysisLimit);
+                }
             }
         }
         if probe {
