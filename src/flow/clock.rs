@@ -10,10 +10,11 @@
 //! leaves every other connection's timing as it was.
 
 use crate::capture::Timestamp;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// The first jump in capture time of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 pub struct TimeJump {
     /// The frame whose timestamp jumped.
     pub frame: u64,
