@@ -3,7 +3,7 @@
 use crate::capture::{CaptureFormat, DamagedRegion, Timestamp};
 use crate::findings::{ALL_KINDS, Severity};
 use crate::model::connection::{Close, ConnectionReport, Handshake};
-use crate::report::thousands;
+use crate::numbers::thousands;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
