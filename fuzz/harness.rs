@@ -134,7 +134,7 @@ pub fn pipeline(data: &[u8]) {
             c.first_frame <= c.last_frame,
             "a connection ends before it starts"
         );
-        let listed: u64 = c.anomalies.iter().map(|f| f.count).sum();
+        let listed: u64 = c.findings.iter().map(|f| f.count).sum();
         assert!(c.finding_counts().iter().map(|(_, n)| n).sum::<u64>() >= listed);
         summary.add(&c);
         let _ = gate.judge(&c);

@@ -7,6 +7,7 @@
 
 use crate::capture::{self, CaptureError, Frame, Timestamp};
 use crate::decode::{self, DecodeError, Decoded};
+use crate::filter::Filter;
 use crate::flow::FlowTable;
 use crate::judge::{Config, Connection};
 use crate::model::connection::ConnectionReport;
@@ -28,6 +29,8 @@ pub struct Pipeline {
     /// What the frames were: counts, decode errors, first and last timestamp.
     tally: FileReport,
     connections: u64,
+    /// Connections it rejects are judged and counted, but not handed out.
+    filter: Filter,
 }
 
 impl Pipeline {
@@ -38,21 +41,34 @@ impl Pipeline {
             source: source.into(),
             tally: FileReport::new(source.to_string()),
             connections: 0,
+            filter: Filter::default(),
         }
+    }
+
+    /// Hands out only the connections `filter` keeps.
+    pub fn with_filter(mut self, filter: Filter) -> Pipeline {
+        self.filter = filter;
+        self
     }
 
     /// Feeds one frame; connections that end because of it go to `out`.
     #[inline]
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(ConnectionReport)) {
         let tally = &mut self.tally;
-        if tally.first_ts.is_none() {
-            tally.first_ts = Some(frame.ts);
+        if tally.start.is_none() {
+            tally.start = Some(frame.ts);
         }
-        tally.last_ts = Some(frame.ts);
+        let start = tally.start;
+        tally.end = Some(frame.ts);
         match decode::decode_frame(frame) {
             Ok(Decoded::Tcp(seg)) => {
                 tally.tcp_segments += 1;
-                let mut emit = emitter(&self.source, &mut self.connections, out);
+                let mut emit = emitter(
+                    &self.source,
+                    &mut self.connections,
+                    (&self.filter, start),
+                    out,
+                );
                 self.table.segment(frame.number, frame.ts, &seg, &mut emit);
             }
             // Not segments: counted until ICMP errors are attached to their connections.
@@ -76,13 +92,25 @@ impl Pipeline {
     /// Ends the connections whose timeouts passed by `now`, though no frame
     /// arrived: a live capture on a quiet interface.
     pub fn expire(&mut self, now: Timestamp, out: &mut dyn FnMut(ConnectionReport)) {
-        let mut emit = emitter(&self.source, &mut self.connections, out);
+        let start = self.tally.start;
+        let mut emit = emitter(
+            &self.source,
+            &mut self.connections,
+            (&self.filter, start),
+            out,
+        );
         self.table.expire(now, &mut emit);
     }
 
     /// End of input: every connection still open ends, in order of id.
     pub fn finish(&mut self, out: &mut dyn FnMut(ConnectionReport)) {
-        let mut emit = emitter(&self.source, &mut self.connections, out);
+        let start = self.tally.start;
+        let mut emit = emitter(
+            &self.source,
+            &mut self.connections,
+            (&self.filter, start),
+            out,
+        );
         self.table.finish_all(&mut emit);
     }
 
@@ -125,16 +153,25 @@ impl Pipeline {
 fn emitter<'a>(
     source: &'a Arc<str>,
     connections: &'a mut u64,
+    (filter, start): (&'a Filter, Option<Timestamp>),
     out: &'a mut dyn FnMut(ConnectionReport),
 ) -> impl FnMut(Box<Connection>) + 'a {
     move |c| {
         *connections += 1;
-        out(c.finish(source))
+        let report = c.finish(source);
+        if filter.is_empty() || filter.matches(&report, start) {
+            out(report)
+        }
     }
 }
 
 /// Observes progress (frames read so far); called every few thousand frames.
 pub trait Progress {
+    /// A counter for the reader to add the bytes it reads to, when this
+    /// observer shows them.
+    fn byte_counter(&mut self) -> Option<Arc<std::sync::atomic::AtomicU64>> {
+        None
+    }
     fn frames(&mut self, _n: u64) {}
     /// The file is read.
     fn done(&mut self) {}
@@ -151,8 +188,29 @@ pub fn analyze_path(
     on_connection: &mut dyn FnMut(ConnectionReport),
     progress: &mut dyn Progress,
 ) -> Result<FileReport, CaptureError> {
-    let mut pipeline = Pipeline::new(config.clone(), *next_id, &path.display().to_string());
-    let summary = capture::read_path(path, &mut |frame: &Frame<'_>| {
+    analyze_path_filtered(
+        path,
+        config,
+        &Filter::default(),
+        next_id,
+        on_connection,
+        progress,
+    )
+}
+
+/// [`analyze_path`], handing out only the connections `filter` keeps.
+pub fn analyze_path_filtered(
+    path: &Path,
+    config: &Config,
+    filter: &Filter,
+    next_id: &mut u64,
+    on_connection: &mut dyn FnMut(ConnectionReport),
+    progress: &mut dyn Progress,
+) -> Result<FileReport, CaptureError> {
+    let mut pipeline = Pipeline::new(config.clone(), *next_id, &path.display().to_string())
+        .with_filter(filter.clone());
+    let counter = progress.byte_counter();
+    let summary = capture::read_path_counted(path, counter, &mut |frame: &Frame<'_>| {
         if frame.number & 0x3fff == 0 {
             progress.frames(frame.number);
         }
@@ -187,6 +245,7 @@ pub fn analyze_path(
     report.damaged_bytes = summary.damaged_bytes;
     report.damaged_regions_unlisted = report.damage_count - report.damaged_regions.len() as u64;
     report.decode_errors_unlisted = report.decode_error_count - report.decode_errors.len() as u64;
+    report.stamp_times();
     Ok(report)
 }
 
@@ -200,6 +259,7 @@ pub fn analyze_path(
 pub fn analyze_files(
     paths: &[PathBuf],
     config: &Config,
+    filter: &Filter,
     reporter: &mut dyn Reporter,
     progress: &mut dyn FnMut(&Path) -> Box<dyn Progress>,
     warn: &mut dyn FnMut(String),
@@ -215,7 +275,14 @@ pub fn analyze_files(
                 write_error = reporter.connection(&c).err();
             }
         };
-        let result = analyze_path(path, config, &mut next_id, &mut on_connection, p.as_mut());
+        let result = analyze_path_filtered(
+            path,
+            config,
+            filter,
+            &mut next_id,
+            &mut on_connection,
+            p.as_mut(),
+        );
         p.done();
         match result {
             Ok(report) => {
@@ -236,6 +303,12 @@ pub fn analyze_files(
             }
             Err(e) => {
                 warn(e.to_string());
+                summary.files += 1;
+                summary.files_unreadable += 1;
+                files.push(FileReport::unreadable(
+                    path.display().to_string(),
+                    e.to_string(),
+                ));
                 all_read = false;
             }
         }

@@ -46,12 +46,16 @@ fn damage_in_the_middle_is_a_read_error_by_default() {
     let (code, out, err) = run(&["check", "--no-ladder"], &[&file]);
     assert_eq!(code, 2, "{out}{err}");
     let first = format!("damaged region at byte {}", at.offset);
+    // Reported once, in the report (stderr only carries it with -q).
+    assert!(!err.contains(&first), "{err}");
     assert!(
-        err.contains("damaged-middle.pcap") && err.contains(&first),
-        "{err}"
+        out.contains("damaged-middle.pcap") && out.contains("--accept-damaged"),
+        "{out}"
     );
-    assert!(err.contains("--accept-damaged"), "{err}");
     assert!(out.starts_with("ERROR ") && out.contains(&first), "{out}");
+    let (code, _, err) = run(&["check", "-q"], &[&file]);
+    assert_eq!(code, 2);
+    assert!(err.contains(&first), "{err}");
     assert!(out.contains("0 passed, 0 failed, 1 unreadable"), "{out}");
 
     let (code, out, _) = run(&["check", "--format", "json"], &[&file]);
@@ -81,13 +85,15 @@ fn damage_in_the_middle_is_a_read_error_by_default() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Annotations go to stderr (GitHub reads both), never into the report.
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout.contains("::error file=")
-            && stdout.contains("title=tcpshake unreadable::")
-            && stdout.contains(&first),
-        "{stdout}"
+        stderr.contains("::error file=")
+            && stderr.contains("title=tcpshake unreadable::")
+            && stderr.contains(&first),
+        "{stderr}"
     );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("::error"));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<error message=") && xml.contains(&first),
@@ -97,9 +103,9 @@ fn damage_in_the_middle_is_a_read_error_by_default() {
 
     let ng = testdata_path("damaged-middle.pcapng");
     let (_, at_ng) = damaged_middle_ng();
-    let (code, _, err) = run(&["check", "--no-ladder"], &[&ng]);
+    let (code, out, err) = run(&["check", "--no-ladder"], &[&ng]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(&format!("at byte {}", at_ng.offset)), "{err}");
+    assert!(out.contains(&format!("at byte {}", at_ng.offset)), "{out}");
 }
 
 #[test]
@@ -114,7 +120,7 @@ fn accepted_damage_judges_the_connections_behind_it() {
     let failed = f["failed"].as_array().unwrap();
     assert_eq!(failed.len(), DAMAGED_MIDDLE_CONNS);
     assert!(failed.iter().all(|c| {
-        c["violations"]
+        c["findings"]
             .as_array()
             .unwrap()
             .iter()
@@ -205,8 +211,8 @@ fn gzipped_zeros_fail_check() {
     let (code, out, err) = run(&["check"], &[&file]);
     assert_eq!(code, 2, "{out}{err}");
     assert!(
-        err.contains("zeros.pcap.gz") && err.contains("at byte 24"),
-        "{err}"
+        out.contains("zeros.pcap.gz") && out.contains("at byte 24"),
+        "{out}"
     );
 
     let (code, out, _) = run(&["check", "--accept-damaged"], &[&file]);
@@ -275,7 +281,7 @@ fn too_many_decode_errors_fail_with_their_reasons() {
     let (code, out, _) = run(&["check", "--format", "json"], &[&file]);
     assert_eq!(code, 1);
     let v = json(&out);
-    let cv = &v["files"][0]["capture_violations"][0];
+    let cv = &v["files"][0]["capture_findings"][0];
     assert_eq!(cv["kind"], "decode_errors");
     assert_eq!(cv["frame"], 12);
     let reason = cv["message"].as_str().unwrap();
@@ -321,7 +327,7 @@ fn too_many_decode_errors_fail_with_their_reasons() {
     let v = json(&out);
     assert_eq!(v["files"][0]["decode_errors"], 1);
     assert!(
-        v["files"][0]["capture_violations"]
+        v["files"][0]["capture_findings"]
             .as_array()
             .unwrap()
             .iter()
@@ -353,7 +359,7 @@ fn an_error_after_many_warnings_still_fails() {
     let a = json(&run(&["analyze", "--format", "json"], &[&file]).1);
     let c = &a["connections"][0];
     assert!(
-        c["anomalies_suppressed"].as_u64().unwrap() > 0,
+        c["findings_suppressed"].as_u64().unwrap() > 0,
         "the warnings overflow the cap: {c}"
     );
     assert!(a["summary"]["findings"]["data_after_fin"].as_u64().unwrap() >= 1);
@@ -382,7 +388,7 @@ fn a_failing_kind_only_among_the_suppressed_still_fails() {
     let file = write(&dir, "noack.pcap", &missing_acks_then_data_after_fin(300));
     let a = json(&run(&["analyze", "--format", "json"], &[&file]).1);
     let c = &a["connections"][0];
-    let listed: Vec<&str> = c["anomalies"]
+    let listed: Vec<&str> = c["findings"]
         .as_array()
         .unwrap()
         .iter()
@@ -465,7 +471,7 @@ fn evicted_connections_are_announced_and_keep_their_findings() {
         .iter()
         .filter(|c| c["evicted"] == true)
         .filter(|c| {
-            c["anomalies"]
+            c["findings"]
                 .as_array()
                 .unwrap()
                 .iter()

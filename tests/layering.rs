@@ -14,12 +14,14 @@ const LEVELS: &[(&str, &[&str])] = &[
     ("capture", &["capture"]),
     ("decode", &["decode"]),
     ("flow", &["flow"]),
+    ("flow identity", &["community_id"]),
     ("findings", &["findings"]),
     ("model", &["model"]),
     ("judge", &["judge"]),
     ("report", &["report", "filter"]),
     ("outputs", &["check", "ladder", "servers", "html"]),
-    ("orchestration", &["pipeline", "live", "progress"]),
+    // `schema` describes every output, live status included.
+    ("orchestration", &["pipeline", "live", "progress", "schema"]),
     ("binary", &["cli", "main"]),
 ];
 

@@ -109,6 +109,12 @@ fn analyze_jsonl(path: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+fn jsonl_schema() -> jsonschema::Validator {
+    let mut s = tcpshake::schema::schema_of("JsonlRecord");
+    s.as_object_mut().unwrap().remove("title");
+    jsonschema::validator_for(&s).unwrap()
+}
+
 const CONNECTION: &str = "{\"record\":\"connection\",";
 
 #[test]
@@ -148,6 +154,15 @@ fn live_jsonl_is_analyze_jsonl() {
             analyze_summary.strip_suffix('}').unwrap()
         );
         assert_eq!(*live_summary, expected, "{name}");
+        // Every record matches the published schema.
+        for line in &live {
+            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = jsonl_schema()
+                .iter_errors(&doc)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+        }
     }
 }
 
@@ -281,7 +296,7 @@ fn a_full_flow_table_is_counted_and_announced() {
         &config,
         &AtomicBool::new(false),
         &mut || {},
-        &mut |c| evicted_with_findings += (c.evicted && !c.anomalies.is_empty()) as u32,
+        &mut |c| evicted_with_findings += (c.evicted && !c.findings.is_empty()) as u32,
         &mut |_| {},
     )
     .unwrap();

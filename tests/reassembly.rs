@@ -65,7 +65,7 @@ fn run(name: &str, config: ReassemblyConfig) -> Run {
         r.verdicts.push((
             v["handshake"].as_str().unwrap().into(),
             v["close"].as_str().unwrap().into(),
-            v["anomalies"]
+            v["findings"]
                 .as_array()
                 .unwrap()
                 .iter()

@@ -81,7 +81,7 @@ fn the_unacknowledged_list_is_capped_and_says_so() {
     // Frames 10,004–10,053 were not tracked, and say so.
     assert_eq!(c["transfer"]["client"]["unacked_untracked"], 50);
     assert!(c["transfer"]["server"].get("unacked_untracked").is_none());
-    let limits: Vec<&Value> = c["anomalies"]
+    let limits: Vec<&Value> = c["findings"]
         .as_array()
         .unwrap()
         .iter()

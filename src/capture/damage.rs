@@ -33,7 +33,7 @@ use std::fmt;
 pub const MAX_LISTED_DAMAGE: usize = 100;
 
 /// One stretch of the capture that was skipped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DamagedRegion {
     /// Offset of the first skipped byte (the damaged record's first byte).
     pub offset: u64,
@@ -50,7 +50,7 @@ pub struct DamagedRegion {
 }
 
 /// What made the record at the start of a damaged region impossible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DamageKind {
     /// Classic pcap: captured length beyond the limit or the wire length, or an all-zero header.

@@ -29,7 +29,7 @@ pub fn write_annotations(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::R
                 escape(e, false)
             )?;
         }
-        for cv in &v.capture_violations {
+        for cv in &v.capture_findings {
             writeln!(
                 out,
                 "::error file={file},title={}::{}",
@@ -38,7 +38,7 @@ pub fn write_annotations(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::R
             )?;
         }
         for c in &v.failed {
-            for viol in &c.violations {
+            for viol in &c.findings {
                 writeln!(
                     out,
                     "::error file={file},title={}::{}",

@@ -1,7 +1,7 @@
 //! A CI policy: what makes a capture fail. From flags and/or a TOML file.
 
 use crate::decode::IpAddress;
-use crate::duration::parse_duration;
+use crate::duration::parse_positive_duration;
 use crate::findings::{FindingKind, Severity};
 use crate::model::connection::{Close, ConnectionReport, Handshake, MAX_FINDINGS};
 use serde::Deserialize;
@@ -235,8 +235,9 @@ impl PolicyFlags {
 }
 
 /// Why a policy file was refused: names the file, the line and the key.
+/// `line` is 0 when the file could not be read at all (no line to name).
 #[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: {message}")]
+#[error("{}", self.located())]
 pub struct PolicyError {
     pub path: PathBuf,
     pub line: usize,
@@ -250,7 +251,7 @@ struct PolicyFile {
     allow: Option<Vec<Spanned<String>>>,
     expect_handshake: Option<Vec<Spanned<String>>>,
     expect_close: Option<Vec<Spanned<String>>>,
-    max_handshake_rtt: Option<Spanned<String>>,
+    max_handshake_rtt: Option<Spanned<toml::Value>>,
     expect_connections: Option<Spanned<toml::Value>>,
     ports: Option<Vec<Spanned<u16>>>,
     hosts: Option<Vec<Spanned<String>>>,
@@ -264,6 +265,15 @@ fn percent(p: f64) -> Result<f64, String> {
         Ok(p)
     } else {
         Err(format!("'{p}' is not a percentage (0 to 100)"))
+    }
+}
+
+impl PolicyError {
+    fn located(&self) -> String {
+        match self.line {
+            0 => format!("{}: {}", self.path.display(), self.message),
+            n => format!("{}:{n}: {}", self.path.display(), self.message),
+        }
     }
 }
 
@@ -329,8 +339,13 @@ impl Policy {
             p.expect_close.push(c);
         }
         if let Some(v) = file.max_handshake_rtt {
+            // A number is read as the flag reads it (refused without a unit).
+            let text = match v.get_ref() {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
             p.max_handshake_rtt = Some(
-                parse_duration(v.get_ref())
+                parse_positive_duration(&text)
                     .map_err(|m| err(v.span().start, format!("max_handshake_rtt: {m}")))?,
             );
         }
@@ -400,7 +415,7 @@ impl Policy {
     /// Every way this connection breaks the policy.
     pub fn violations(&self, c: &ConnectionReport) -> Vec<Violation> {
         let mut v = Vec::new();
-        for f in &c.anomalies {
+        for f in &c.findings {
             if self.fails_finding(f.kind, f.severity) {
                 v.push(Violation {
                     frame: f.frame,
@@ -420,7 +435,7 @@ impl Policy {
                     kind: kind.id().to_string(),
                     severity: Some(kind.severity()),
                     expected: None,
-                    actual: Some(n.to_string()),
+                    actual: Some(Observed::Integer(n)),
                     message: format!(
                         "{n} more {} finding{} past the {MAX_FINDINGS} listed per severity",
                         kind.id(),
@@ -437,7 +452,7 @@ impl Policy {
                     kind: format!("handshake_{}", h.as_str()),
                     severity: None,
                     expected: None,
-                    actual: Some(h.as_str().to_string()),
+                    actual: Some(Observed::Text(h.as_str().to_string())),
                     message: format!("the handshake is {h}, which the policy fails on"),
                 }),
                 FailOn::Close(cl) if cl == c.close => v.push(Violation {
@@ -445,20 +460,27 @@ impl Policy {
                     kind: format!("close_{}", cl.as_str()),
                     severity: None,
                     expected: None,
-                    actual: Some(cl.as_str().to_string()),
+                    actual: Some(Observed::Text(cl.as_str().to_string())),
                     message: format!("the close is {cl}, which the policy fails on"),
                 }),
                 _ => {}
             }
         }
-        if !self.expect_handshake.is_empty() && !self.expect_handshake.contains(&c.handshake) {
+        // One event, one failure: a verdict the policy already failed on is
+        // not reported again as unexpected.
+        let failed_handshake = v.iter().any(|x| x.kind.starts_with("handshake_"));
+        let failed_close = v.iter().any(|x| x.kind.starts_with("close_"));
+        if !failed_handshake
+            && !self.expect_handshake.is_empty()
+            && !self.expect_handshake.contains(&c.handshake)
+        {
             let want: Vec<&str> = self.expect_handshake.iter().map(|h| h.as_str()).collect();
             v.push(Violation {
                 frame: verdict_frame,
                 kind: "unexpected_handshake".into(),
                 severity: None,
-                expected: Some(want.join(" or ")),
-                actual: Some(c.handshake.as_str().into()),
+                expected: Some(Observed::Text(want.join(" or "))),
+                actual: Some(Observed::Text(c.handshake.as_str().into())),
                 message: format!(
                     "expected handshake {}, saw {}",
                     want.join(" or "),
@@ -466,14 +488,20 @@ impl Policy {
                 ),
             });
         }
-        if !self.expect_close.is_empty() && !self.expect_close.contains(&c.close) {
+        // A connection that never opened (refused, unanswered) has no close to
+        // judge: its handshake is what failed, if the policy says so.
+        if !failed_close
+            && c.handshake.established()
+            && !self.expect_close.is_empty()
+            && !self.expect_close.contains(&c.close)
+        {
             let want: Vec<&str> = self.expect_close.iter().map(|h| h.as_str()).collect();
             v.push(Violation {
                 frame: c.last_frame,
                 kind: "unexpected_close".into(),
                 severity: None,
-                expected: Some(want.join(" or ")),
-                actual: Some(c.close.as_str().into()),
+                expected: Some(Observed::Text(want.join(" or "))),
+                actual: Some(Observed::Text(c.close.as_str().into())),
                 message: format!("expected close {}, saw {}", want.join(" or "), c.close),
             });
         }
@@ -484,11 +512,8 @@ impl Policy {
                 frame: verdict_frame,
                 kind: "handshake_rtt".into(),
                 severity: None,
-                expected: Some(format!(
-                    "≤ {}",
-                    crate::report::human_duration(max as f64 / 1e9)
-                )),
-                actual: Some(crate::report::human_duration(rtt)),
+                expected: Some(Observed::Seconds(max as f64 / 1e9)),
+                actual: Some(Observed::Seconds(rtt)),
                 message: format!(
                     "expected the handshake within {}, it took {} (SYN→SYN-ACK→ACK)",
                     crate::report::human_duration(max as f64 / 1e9),
@@ -509,19 +534,42 @@ pub fn handshake_time(c: &ConnectionReport) -> Option<f64> {
     }
 }
 
-fn value_text(v: &crate::findings::Value) -> String {
-    v.to_string()
+fn value_text(v: &crate::findings::Value) -> Observed {
+    match v {
+        crate::findings::Value::Seq(n) => Observed::Integer(*n as u64),
+        other => Observed::Text(other.to_string()),
+    }
+}
+
+/// An expected or actual value of a [`Violation`], as findings write theirs:
+/// a raw sequence number or count, seconds, or words.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Observed {
+    Integer(u64),
+    Seconds(f64),
+    Text(String),
+}
+
+impl std::fmt::Display for Observed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observed::Integer(n) => write!(f, "{n}"),
+            Observed::Seconds(s) => write!(f, "{}", crate::duration::HumanDuration(*s)),
+            Observed::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// One reason a connection (or capture) fails the policy.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Violation {
     pub frame: u64,
     /// A finding kind, or `handshake_<verdict>`, `close_<verdict>`,
     /// `unexpected_handshake`, `unexpected_close`, `handshake_rtt`, `connection_count`.
     pub kind: String,
     pub severity: Option<Severity>,
-    pub expected: Option<String>,
-    pub actual: Option<String>,
+    pub expected: Option<Observed>,
+    pub actual: Option<Observed>,
     pub message: String,
 }

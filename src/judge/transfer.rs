@@ -310,6 +310,7 @@ impl Transfer {
                 && seq + len == la + ((w as u32) << s)
             {
                 fl.set(K::WindowFull);
+                out.right_edge = Some(la + ((w as u32) << s));
             }
             let same_window = fwd.last_window == Some(seg.window);
             let mut jump = false;

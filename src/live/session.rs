@@ -48,7 +48,7 @@ pub enum LiveError {
 }
 
 /// Counters shown while capturing and at the end.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct LiveStatus {
     pub packets: u64,
     pub tcp_segments: u64,
@@ -172,7 +172,7 @@ pub fn run(
     let mut pipeline = Pipeline::new(config.clone(), 1, &opts.interface);
     let findings = Cell::new(0u64);
     let mut out = |r: ConnectionReport| {
-        findings.set(findings.get() + r.anomalies.len() as u64);
+        findings.set(findings.get() + r.findings.len() as u64);
         on_connection(r);
     };
     let mut status = LiveStatus::default();

@@ -2,8 +2,10 @@
 
 use crate::capture::{CaptureFormat, DamagedRegion, Timestamp};
 use crate::findings::{ALL_KINDS, Severity};
+use crate::model::IsoTime;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
 use crate::numbers::thousands;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -12,23 +14,40 @@ pub const MAX_LISTED_ERRORS: usize = 1000;
 /// How many frame numbers a report keeps per decode-error reason.
 pub const FRAMES_PER_REASON: usize = 5;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct DecodeErrorEntry {
     pub frame: u64,
     pub reason: &'static str,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, JsonSchema)]
 pub struct ReasonCount {
     pub count: u64,
     pub first_frames: Vec<u64>,
 }
 
+/// Whether a capture could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Read to the end (or to a truncation, see `truncated`).
+    Ok,
+    /// Could not be read at all: see `error`.
+    Error,
+}
+
 /// What one capture file held, before any connection is judged.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FileReport {
+    /// As given on the command line (`-` for standard input).
     pub path: String,
+    pub status: FileStatus,
+    /// Why the file could not be read (with `status` `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
+    pub error: Option<String>,
+    #[schemars(with = "String")]
     pub format: CaptureFormat,
     pub gzip: bool,
     pub link_types: Vec<u32>,
@@ -48,6 +67,7 @@ pub struct FileReport {
     /// The file ends inside its last record: a clean cut at the end.
     pub truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
     pub truncated_reason: Option<String>,
     /// Stretches in the middle that were not records and were skipped, in
     /// file order: the first [`MAX_LISTED_DAMAGE`](crate::capture::MAX_LISTED_DAMAGE).
@@ -59,8 +79,16 @@ pub struct FileReport {
     pub damaged_regions_unlisted: u64,
     /// Bytes skipped over every damaged region.
     pub damaged_bytes: u64,
-    pub first_ts: Option<Timestamp>,
-    pub last_ts: Option<Timestamp>,
+    /// Epoch seconds of the first and last frame.
+    #[schemars(with = "Option<f64>")]
+    pub start: Option<Timestamp>,
+    #[schemars(with = "Option<f64>")]
+    pub end: Option<Timestamp>,
+    /// The same instants, ISO 8601 UTC.
+    #[schemars(with = "Option<String>")]
+    pub start_iso: Option<IsoTime>,
+    #[schemars(with = "Option<String>")]
+    pub end_iso: Option<IsoTime>,
     pub connections: u64,
     pub evicted_connections: u64,
 }
@@ -70,6 +98,8 @@ impl FileReport {
     pub fn new(path: String) -> FileReport {
         FileReport {
             path,
+            status: FileStatus::Ok,
+            error: None,
             format: CaptureFormat::Pcap,
             gzip: false,
             link_types: Vec::new(),
@@ -88,11 +118,28 @@ impl FileReport {
             damage_count: 0,
             damaged_regions_unlisted: 0,
             damaged_bytes: 0,
-            first_ts: None,
-            last_ts: None,
+            start: None,
+            end: None,
+            start_iso: None,
+            end_iso: None,
             connections: 0,
             evicted_connections: 0,
         }
+    }
+
+    /// The report of a capture that could not be read.
+    pub fn unreadable(path: String, error: String) -> FileReport {
+        FileReport {
+            status: FileStatus::Error,
+            error: Some(error),
+            ..FileReport::new(path)
+        }
+    }
+
+    /// Fills the ISO 8601 forms of `start` and `end`.
+    pub fn stamp_times(&mut self) {
+        self.start_iso = self.start.map(IsoTime);
+        self.end_iso = self.end.map(IsoTime);
     }
 
     /// Counts a malformed frame; the first [`MAX_LISTED_ERRORS`] are listed
@@ -182,10 +229,15 @@ fn is_zero(v: &u64) -> bool {
 }
 
 /// Counts over every connection of a run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Summary {
+    /// Files given, read or not.
     pub files: u64,
+    /// Files that could not be read (listed in `files` with `status` `error`).
+    pub files_unreadable: u64,
     pub connections: u64,
+    /// Connections whose handshake or close went wrong (see docs/json.md).
+    pub connections_failed: u64,
     pub handshake: BTreeMap<&'static str, u64>,
     pub close: BTreeMap<&'static str, u64>,
     pub findings: BTreeMap<&'static str, u64>,
@@ -198,7 +250,9 @@ impl Default for Summary {
     fn default() -> Summary {
         Summary {
             files: 0,
+            files_unreadable: 0,
             connections: 0,
+            connections_failed: 0,
             handshake: Handshake::ALL.iter().map(|h| (h.as_str(), 0)).collect(),
             close: Close::ALL.iter().map(|c| (c.as_str(), 0)).collect(),
             findings: BTreeMap::new(),
@@ -215,6 +269,7 @@ impl Default for Summary {
 impl Summary {
     pub fn add(&mut self, c: &ConnectionReport) {
         self.connections += 1;
+        self.connections_failed += c.failed() as u64;
         *self.handshake.entry(c.handshake.as_str()).or_default() += 1;
         *self.close.entry(c.close.as_str()).or_default() += 1;
         let mut err = false;
