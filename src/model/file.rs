@@ -5,7 +5,7 @@ use crate::findings::{ALL_KINDS, Severity};
 use crate::flow::TimeJump;
 use crate::model::IsoTime;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
-use crate::report::thousands;
+use crate::numbers::thousands;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
