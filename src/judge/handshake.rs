@@ -236,7 +236,9 @@ impl Connection {
             self.s.synchronized = false;
         }
         if let Some(syn_ts) = self.c.last_syn_ts {
-            self.rtt_syn_synack = Some(ts.secs_since(syn_ts));
+            // A clock that stepped back between them gives no measurement.
+            let rtt = ts.secs_since(syn_ts);
+            self.rtt_syn_synack = (rtt >= 0.0).then_some(rtt);
         }
         if self.c.isn.is_some() {
             self.check_synack_ack(frame, seg.ack);
@@ -352,7 +354,8 @@ impl Connection {
                 self.final_ack = Some(frame);
                 self.attempt.established = Some(ts);
                 if let Some(t) = self.synack_ts {
-                    self.rtt_synack_ack = Some(ts.secs_since(t));
+                    let rtt = ts.secs_since(t);
+                    self.rtt_synack_ack = (rtt >= 0.0).then_some(rtt);
                 }
                 if self.s.state == State::SynReceived {
                     self.s.state = State::Established;
