@@ -17,6 +17,7 @@ pub mod decode;
 pub mod duration;
 pub mod findings;
 pub mod flow;
+pub mod html;
 pub mod judge;
 pub mod ladder;
 pub mod live;
