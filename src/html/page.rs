@@ -12,7 +12,8 @@ h3{margin:1.2em 0 .4em}
 table{border-collapse:collapse;margin:.4em 0 1em;font-size:.9em}
 th,td{border:1px solid #ddd;padding:.25em .55em;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.grid{display:flex;flex-wrap:wrap;gap:1.5em}
+.grid{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}
+.wide{overflow-x:auto}
 .muted{color:#666}.bad{color:#b00020;font-weight:600}.warn{color:#a05a00}.ok{color:#1b7d3a}
 table.sortable th{cursor:pointer}table.sortable th:after{content:" \2195";color:#aaa}
 details{margin:.6em 0;border:1px solid #e4e4e4;border-radius:6px;padding:.3em .8em}
@@ -63,11 +64,12 @@ fn plural(n: u64, word: &str) -> String {
 fn counts_table(
     out: &mut dyn Write,
     title: &str,
+    what: &str,
     counts: &BTreeMap<&'static str, u64>,
 ) -> io::Result<()> {
     write!(
         out,
-        "<table><thead><tr><th>{title}</th><th>connections</th></tr></thead><tbody>"
+        "<table><thead><tr><th>{title}</th><th>{what}</th></tr></thead><tbody>"
     )?;
     for (k, v) in counts.iter().filter(|(_, v)| **v > 0) {
         write!(out, "<tr><td>{k}</td><td class=\"n\">{v}</td></tr>")?;
@@ -164,7 +166,7 @@ pub fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     let failed_files = r.unreadable.len();
     writeln!(
         out,
-        "<h1>{}</h1><p class=\"muted\">tcpshake {}: {} , {}, {} failing{}.</p>",
+        "<h1>{}</h1><p class=\"muted\">tcpshake {}: {}, {}, {} failing{}.</p>",
         esc(&r.title),
         env!("CARGO_PKG_VERSION"),
         plural(r.files.len() as u64, "file"),
@@ -221,10 +223,10 @@ pub fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         writeln!(out, "<p class=\"bad\">Unreadable: {}</p>", esc(u))?;
     }
     writeln!(out, "<div class=\"grid\">")?;
-    counts_table(out, "handshake", &s.handshake)?;
-    counts_table(out, "close", &s.close)?;
-    counts_table(out, "findings by severity", &s.findings_by_severity)?;
-    counts_table(out, "findings by kind", &s.findings)?;
+    counts_table(out, "handshake", "connections", &s.handshake)?;
+    counts_table(out, "close", "connections", &s.close)?;
+    counts_table(out, "findings by severity", "findings", &s.findings_by_severity)?;
+    counts_table(out, "findings by kind", "findings", &s.findings)?;
     writeln!(out, "</div>")?;
     writeln!(
         out,
@@ -274,7 +276,7 @@ pub fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         )?;
         writeln!(
             out,
-            "<table class=\"sortable failing\"><thead><tr><th>file</th><th>id</th><th>client</th><th>server</th>\
+            "<div class=\"wide\"><table class=\"sortable failing\"><thead><tr><th>file</th><th>id</th><th>client</th><th>server</th>\
              <th>handshake</th><th>close</th><th>errors</th><th>warnings</th><th>findings</th><th>packets</th>\
              <th>bytes</th><th>duration (s)</th><th>time to establish (s)</th></tr></thead><tbody>"
         )?;
@@ -315,7 +317,7 @@ pub fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
                 tv = tte.unwrap_or(-1.0),
             )?;
         }
-        writeln!(out, "</tbody></table>")?;
+        writeln!(out, "</tbody></table></div>")?;
     }
 
     writeln!(out, "<h2 id=\"ladders\">Ladders</h2>")?;
