@@ -97,7 +97,10 @@ fn the_report_renders_in_chromium_without_a_console_error() {
     let (console, took) = load(&browser, &page, &png);
     assert!(console.is_empty(), "console says: {console:#?}");
     let shot = std::fs::metadata(&png).expect("a screenshot").len();
-    assert!(shot > 20_000, "the screenshot is almost blank: {shot} bytes");
+    assert!(
+        shot > 20_000,
+        "the screenshot is almost blank: {shot} bytes"
+    );
     eprintln!(
         "report rendered in {took:?}; screenshot {} ({shot} bytes)",
         png.display()

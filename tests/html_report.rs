@@ -51,7 +51,11 @@ fn assert_self_contained(page: &str) {
                 el.value().name()
             );
             if name.ends_with("href") {
-                assert!(value.starts_with('#'), "<{}> links out: {value}", el.value().name());
+                assert!(
+                    value.starts_with('#'),
+                    "<{}> links out: {value}",
+                    el.value().name()
+                );
             }
             assert!(
                 !value.contains("url("),
@@ -93,8 +97,14 @@ fn the_report_is_self_contained_and_draws_every_failing_connection() {
 
     // Each ladder has one arrow per drawn segment of the ladder model, and
     // one finding line per finding on those rows.
-    let all = ladder::ladders(&testdata("mixed.pcap"), &Config::default(), &|_| true, false, &[])
-        .unwrap();
+    let all = ladder::ladders(
+        &testdata("mixed.pcap"),
+        &Config::default(),
+        &|_| true,
+        false,
+        &[],
+    )
+    .unwrap();
     for (svg, (_, l)) in ladders.iter().zip(&report.ladders) {
         let model = all.iter().find(|m| m.report.id == l.report.id).unwrap();
         let segments = model
@@ -112,7 +122,9 @@ fn the_report_is_self_contained_and_draws_every_failing_connection() {
             .sum();
         let folds = model.entries.len() - segments;
         let arrows = svg.select(&Selector::parse("g.seg").unwrap()).count();
-        let heads = svg.select(&Selector::parse("g.seg polygon").unwrap()).count();
+        let heads = svg
+            .select(&Selector::parse("g.seg polygon").unwrap())
+            .count();
         assert_eq!(arrows, segments, "connection {}", l.report.id);
         assert_eq!(heads, segments);
         assert_eq!(
@@ -120,12 +132,14 @@ fn the_report_is_self_contained_and_draws_every_failing_connection() {
             folds
         );
         assert_eq!(
-            svg.select(&Selector::parse("text.finding").unwrap()).count(),
+            svg.select(&Selector::parse("text.finding").unwrap())
+                .count(),
             findings
         );
         // Both states beside each row.
         assert_eq!(
-            svg.select(&Selector::parse("g.seg text.state").unwrap()).count(),
+            svg.select(&Selector::parse("g.seg text.state").unwrap())
+                .count(),
             2 * segments
         );
     }

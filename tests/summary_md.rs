@@ -25,7 +25,10 @@ fn failing_capture_in_words_with_its_mermaid_ladders() {
 
 #[test]
 fn passing_captures_give_a_table_only() {
-    let md = summary(&["testdata/handshake-graceful.pcap", "testdata/close-three-way.pcap"]);
+    let md = summary(&[
+        "testdata/handshake-graceful.pcap",
+        "testdata/close-three-way.pcap",
+    ]);
     assert!(!md.contains("```"));
     insta::assert_snapshot!("summary_md_passing", md);
 }

@@ -225,7 +225,12 @@ pub fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     writeln!(out, "<div class=\"grid\">")?;
     counts_table(out, "handshake", "connections", &s.handshake)?;
     counts_table(out, "close", "connections", &s.close)?;
-    counts_table(out, "findings by severity", "findings", &s.findings_by_severity)?;
+    counts_table(
+        out,
+        "findings by severity",
+        "findings",
+        &s.findings_by_severity,
+    )?;
     counts_table(out, "findings by kind", "findings", &s.findings)?;
     writeln!(out, "</div>")?;
     writeln!(
