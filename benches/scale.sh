@@ -13,7 +13,7 @@
 #               crafted ones also run at half that to show the growth)
 #   TIMEOUT     seconds per run before it is reported as timed out (default 300)
 #
-# busy-server and short-2m also run `tcpshake servers` (the per-listener view):
+# busy-server, short-2m and syn-flood also run `tcpshake servers` (the per-listener view):
 # its cpu should stay within 10% of `analyze --format jsonl`, and its peak RSS
 # flat from 100,000 to 2,000,000 connections.
 set -uo pipefail
@@ -110,7 +110,7 @@ for w in $workloads; do
         file="$out/$w.pcap"
         generate "$w" "$file" || continue
         measure "$w" "$packets" "$bytes" "$bin" analyze --format jsonl "$file"
-        if [ "$w" = busy-server ] || [ "$w" = short-2m ]; then
+        if [ "$w" = busy-server ] || [ "$w" = short-2m ] || [ "$w" = syn-flood ]; then
             measure "$w (servers)" "$packets" "$bytes" "$bin" servers --format json "$file"
         fi
         if [ "$w" = busy-server ]; then

@@ -174,9 +174,18 @@ pub struct PolicyArgs {
     /// Fail a connection whose SYN → SYN-ACK → ACK took longer (e.g. 200ms, 1.5s).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub max_handshake_rtt: Option<i64>,
-    /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX.
+    /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX. Without
+    /// it a capture in which no connection was judged fails; 0 or 0.. allows that.
     #[arg(long, value_name = "N|MIN..MAX")]
     pub expect_connections: Option<String>,
+    /// Judge a capture with damage in the middle on what could be read past
+    /// it, instead of failing it as unreadable (exit 2).
+    #[arg(long)]
+    pub accept_damaged: bool,
+    /// Fail a capture in which more than this share of frames could not be
+    /// decoded (default 1).
+    #[arg(long, value_name = "PERCENT")]
+    pub max_decode_errors: Option<f64>,
     /// Judge only connections with this port at either end. Repeatable.
     #[arg(long, value_delimiter = ',', value_name = "PORT")]
     pub port: Vec<u16>,
@@ -339,6 +348,8 @@ impl PolicyArgs {
             max_p90: self.max_p90.clone(),
             max_p99: self.max_p99.clone(),
             fail_on_diagnosis: self.fail_on_diagnosis.clone(),
+            accept_damaged: self.accept_damaged,
+            max_decode_errors: self.max_decode_errors,
         }
     }
 }

@@ -82,8 +82,18 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let verdicts = check::check_files(&args.files, &config, &policy, jobs);
-    for v in verdicts.iter().filter(|v| v.status == Status::Error) {
-        eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+    for v in &verdicts {
+        if v.status == Status::Error {
+            eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+        }
+        let evicted = tcpshake::model::file::eviction_warning(
+            &v.path,
+            v.evicted_connections,
+            config.max_connections,
+        );
+        if let Some(w) = evicted {
+            eprintln!("tcpshake: warning: {w}");
+        }
     }
     let mut out = io::stdout().lock();
     match args.format {
@@ -300,6 +310,9 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
     let status = status?;
     let _ = report.finish(&status);
     if let Some(w) = status.drop_warning() {
+        eprintln!("tcpshake: {w}");
+    }
+    if let Some(w) = status.eviction_warning(&opts.interface, config.max_connections) {
         eprintln!("tcpshake: {w}");
     }
     let Some(gate) = report.gate() else {

@@ -55,7 +55,10 @@ impl Pipeline {
                 let mut emit = emitter(&self.source, &mut self.connections, out);
                 self.table.segment(frame.number, frame.ts, &seg, &mut emit);
             }
-            Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) => tally.non_tcp += 1,
+            // Not segments: counted until ICMP errors are attached to their connections.
+            Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) | Ok(Decoded::IcmpError(_)) => {
+                tally.non_tcp += 1
+            }
             Ok(Decoded::Fragment) => {
                 tally.non_tcp += 1;
                 tally.ip_fragments += 1;
@@ -100,6 +103,11 @@ impl Pipeline {
     /// Connections handed out so far.
     pub fn connections(&self) -> u64 {
         self.connections
+    }
+
+    /// Connections ended early so far because the flow table was full.
+    pub fn evicted(&self) -> u64 {
+        self.table.evicted
     }
 
     /// Connections open now.
@@ -174,12 +182,18 @@ pub fn analyze_path(
     report.decode_errors.sort_by_key(|e| e.frame);
     report.truncated = summary.truncated.is_some();
     report.truncated_reason = summary.truncated;
+    report.damaged_regions = summary.damaged;
+    report.damage_count = summary.damage_count;
+    report.damaged_bytes = summary.damaged_bytes;
+    report.damaged_regions_unlisted = report.damage_count - report.damaged_regions.len() as u64;
+    report.decode_errors_unlisted = report.decode_error_count - report.decode_errors.len() as u64;
     Ok(report)
 }
 
 /// Analyses `paths` in turn into one report: connection ids run on across
 /// files and the summary covers them all. A file that cannot be read is
-/// skipped; `warn` gets its error, and a note on every truncated file.
+/// skipped; `warn` gets its error, and a note on every truncated or damaged
+/// file and on every file whose flow table overflowed.
 /// `progress` gives the progress observer of each file.
 ///
 /// Returns whether every file was read; an error is a failed write.
@@ -210,6 +224,12 @@ pub fn analyze_files(
                         "{}: truncated capture ({why}); everything before the cut was analysed",
                         report.path
                     ));
+                }
+                if let Some(w) = report.damage_warning() {
+                    warn(format!("warning: {w}"));
+                }
+                if let Some(w) = report.eviction_warning(config.max_connections) {
+                    warn(format!("warning: {w}"));
                 }
                 summary.files += 1;
                 files.push(report);

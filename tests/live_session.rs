@@ -257,3 +257,42 @@ fn quiet_source_expires_idle_connections_by_the_clock() {
     assert_eq!(after_end, 0);
     assert_eq!(status.connections, before_end);
 }
+
+#[test]
+fn a_full_flow_table_is_counted_and_announced() {
+    let path = testdata("mixed.pcap");
+    let mut source = Replay::of(&path);
+    let opts = LiveOptions {
+        interface: "eth9".into(),
+        filter: None,
+        duration: None,
+        count: None,
+        write: None,
+        snaplen: 262_144,
+    };
+    let config = Config {
+        max_connections: 2,
+        ..Config::default()
+    };
+    let mut evicted_with_findings = 0;
+    let status = live::run(
+        &mut source,
+        &opts,
+        &config,
+        &AtomicBool::new(false),
+        &mut || {},
+        &mut |c| evicted_with_findings += (c.evicted && !c.anomalies.is_empty()) as u32,
+        &mut |_| {},
+    )
+    .unwrap();
+    // Connections 1–3 are ended early (as `analyze --max-connections 2`
+    // ends them); #3 keeps its synack_wrong_ack.
+    assert_eq!(status.evicted_connections, 3);
+    assert_eq!(evicted_with_findings, 1);
+    assert_eq!(
+        status.eviction_warning("eth9", 2).unwrap(),
+        "warning: eth9: 3 connections were ended early because more than 2 were open at once; raise --max-connections"
+    );
+    let quiet = live::LiveStatus::default();
+    assert!(quiet.eviction_warning("eth9", 2).is_none());
+}

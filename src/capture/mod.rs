@@ -1,11 +1,15 @@
 //! Capture files in, frames out: classic pcap (µs and ns, either byte order),
 //! pcapng (sections, interfaces, per-interface resolution and offset), gzip
-//! and standard input. The reader streams: memory does not grow with the file.
+//! and standard input. The reader streams: memory does not grow with the file,
+//! and never with what a corrupt header claims. Damage in the middle of a file
+//! is skipped and recorded (see [`damage`](DamagedRegion)), not the end of it.
 
+mod damage;
 mod reader;
 mod time;
 mod writer;
 
+pub use damage::{DamageKind, DamagedRegion, MAX_LISTED_DAMAGE};
 pub use reader::FrameSink;
 pub use reader::{CaptureFormat, CaptureSummary, read_capture, read_path};
 pub use time::Timestamp;

@@ -22,6 +22,13 @@ fn escape(s: &str, property: bool) -> String {
 pub fn write_annotations(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result<()> {
     for v in verdicts {
         let file = escape(&v.path, true);
+        if let Some(e) = &v.error {
+            writeln!(
+                out,
+                "::error file={file},title=tcpshake unreadable::{}",
+                escape(e, false)
+            )?;
+        }
         for cv in &v.capture_violations {
             writeln!(
                 out,

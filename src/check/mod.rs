@@ -16,15 +16,17 @@ pub use gate::Gate;
 pub use github::write_annotations;
 pub use junit::write_junit;
 pub use policy::{
-    CountRange, FailOn, Policy, PolicyBuildError, PolicyError, PolicyFlags, Violation,
-    handshake_time,
+    CountRange, DEFAULT_MAX_DECODE_ERRORS, FailOn, Policy, PolicyBuildError, PolicyError,
+    PolicyFlags, Violation, handshake_time,
 };
 pub use servers::{Quantile, Scope, ServerRule};
 pub use summary_md::{LISTED_PER_FILE, MERMAID_PER_FILE, write_summary_md};
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
+use crate::capture::DamagedRegion;
 use crate::flow::Endpoint;
 use crate::judge::Config;
+use crate::model::FileReport;
 use crate::pipeline::analyze_path;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -78,6 +80,18 @@ pub struct FileVerdict {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// Frames read, and those that could not be decoded.
+    pub frames: u64,
+    pub decode_errors: u64,
+    /// Damaged regions in the middle of the capture (the first
+    /// [`MAX_LISTED_DAMAGE`](crate::capture::MAX_LISTED_DAMAGE)), their
+    /// number and the bytes skipped.
+    pub damaged_regions: Vec<DamagedRegion>,
+    pub damage_count: u64,
+    pub damaged_bytes: u64,
+    /// Connections ended early because the flow table was full
+    /// (`--max-connections`); they are judged like the others.
+    pub evicted_connections: u64,
 }
 
 /// Judges one capture.
@@ -92,6 +106,12 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
         passed_count: 0,
         error: None,
         truncated: None,
+        frames: 0,
+        decode_errors: 0,
+        damaged_regions: Vec::new(),
+        damage_count: 0,
+        damaged_bytes: 0,
+        evicted_connections: 0,
     };
     let mut gate = Gate::new(policy.clone());
     let mut next_id = 1;
@@ -130,16 +150,74 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
             v.error = Some(e.to_string());
         }
         Ok(report) => {
-            v.truncated = report.truncated_reason;
             v.capture_violations.extend(gate.count_violation());
             v.capture_violations.extend(gate.server_violations());
+            if policy.expect_connections.is_none() && v.judged == 0 {
+                v.capture_violations.push(Violation {
+                    frame: 0,
+                    kind: "no_connections".into(),
+                    severity: None,
+                    expected: Some("1..".into()),
+                    actual: Some("0".into()),
+                    message: "no connection was judged; --expect-connections 0 accepts that".into(),
+                });
+            }
+            v.capture_violations
+                .extend(decode_error_violation(&report, policy.max_decode_errors));
             v.failed.sort_by_key(|f| f.id);
             if !v.failed.is_empty() || !v.capture_violations.is_empty() {
                 v.status = Status::Fail;
             }
+            if report.damage_count > 0 && !policy.accept_damaged {
+                // A read error like an unreadable file: no verdict on the
+                // connections, in every output alike.
+                v.status = Status::Error;
+                v.failed.clear();
+                v.passed.clear();
+                v.passed_count = 0;
+                v.capture_violations.clear();
+                v.error = Some(format!(
+                    "{}: damaged capture: {}; --accept-damaged judges what could be read past the damage",
+                    v.path,
+                    report.damage_description().unwrap_or_default()
+                ));
+            }
+            v.truncated = report.truncated_reason;
+            v.frames = report.frames;
+            v.decode_errors = report.decode_error_count;
+            v.damaged_regions = report.damaged_regions;
+            v.damage_count = report.damage_count;
+            v.damaged_bytes = report.damaged_bytes;
+            v.evicted_connections = report.evicted_connections;
         }
     }
     v
+}
+
+/// More than `max_percent` of the frames could not be decoded: the violation,
+/// with the count of each reason.
+fn decode_error_violation(report: &FileReport, max_percent: f64) -> Option<Violation> {
+    let (errors, frames) = (report.decode_error_count, report.frames);
+    if errors == 0 || frames == 0 || errors as f64 * 100.0 <= max_percent * frames as f64 {
+        return None;
+    }
+    let share = errors as f64 * 100.0 / frames as f64;
+    let reasons: Vec<String> = report
+        .decode_errors_by_reason
+        .iter()
+        .map(|(reason, r)| format!("{reason} {}", r.count))
+        .collect();
+    Some(Violation {
+        frame: report.decode_errors.first().map_or(0, |e| e.frame),
+        kind: "decode_errors".into(),
+        severity: None,
+        expected: Some(format!("≤ {max_percent}%")),
+        actual: Some(format!("{share:.2}%")),
+        message: format!(
+            "{errors} of {frames} frames ({share:.2}%) could not be decoded, more than {max_percent}% ({}); --max-decode-errors raises the bound",
+            reasons.join(", ")
+        ),
+    })
 }
 
 /// Judges many captures in parallel; results come back in input order.

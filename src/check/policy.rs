@@ -4,7 +4,7 @@ use super::servers::{Quantile, ServerRule};
 use crate::decode::IpAddress;
 use crate::duration::parse_duration;
 use crate::findings::{FindingKind, Severity};
-use crate::model::connection::{Close, ConnectionReport, Handshake};
+use crate::model::connection::{Close, ConnectionReport, Handshake, MAX_FINDINGS};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -110,10 +110,19 @@ pub struct Policy {
     pub server_rules: Vec<ServerRule>,
     /// 2·MSL in nanoseconds, for the server view's port reuse.
     pub two_msl: i64,
+    /// A capture with damage in the middle is judged on what could be read
+    /// past it, instead of being a read error.
+    pub accept_damaged: bool,
+    /// Most frames that may fail to decode, in percent of the capture's frames.
+    pub max_decode_errors: f64,
 }
 
+/// Frames that may fail to decode before a capture fails, in percent.
+pub const DEFAULT_MAX_DECODE_ERRORS: f64 = 1.0;
+
 impl Default for Policy {
-    /// Fail on any `error` finding and on an `invalid` handshake.
+    /// Fail on any `error` finding and on an `invalid` handshake; damage is a
+    /// read error; at most 1% of frames may fail to decode.
     fn default() -> Policy {
         Policy {
             fail_on: vec![
@@ -129,6 +138,8 @@ impl Default for Policy {
             hosts: Vec::new(),
             server_rules: Vec::new(),
             two_msl: 120_000_000_000,
+            accept_damaged: false,
+            max_decode_errors: DEFAULT_MAX_DECODE_ERRORS,
         }
     }
 }
@@ -155,6 +166,9 @@ pub struct PolicyFlags {
     pub max_p99: Vec<String>,
     /// `[SCOPE/]DIAGNOSIS` each.
     pub fail_on_diagnosis: Vec<String>,
+    pub accept_damaged: bool,
+    /// Percent.
+    pub max_decode_errors: Option<f64>,
 }
 
 /// Why the policy of a command line was refused.
@@ -240,6 +254,10 @@ impl PolicyFlags {
                 .server_rules
                 .push(ServerRule::parse_diagnosis(v).map_err(flag("fail-on-diagnosis"))?);
         }
+        policy.accept_damaged |= self.accept_damaged;
+        if let Some(p) = self.max_decode_errors {
+            policy.max_decode_errors = percent(p).map_err(flag("max-decode-errors"))?;
+        }
         policy.ports.extend(&self.port);
         for h in &self.host {
             policy.hosts.push(
@@ -278,6 +296,17 @@ struct PolicyFile {
     max_p90: Option<Spanned<BTreeMap<String, String>>>,
     max_p99: Option<Spanned<BTreeMap<String, String>>>,
     fail_on_diagnosis: Option<Vec<Spanned<String>>>,
+    accept_damaged: Option<bool>,
+    max_decode_errors: Option<Spanned<toml::Value>>,
+}
+
+/// A share of frames in percent: 0 to 100.
+fn percent(p: f64) -> Result<f64, String> {
+    if (0.0..=100.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("'{p}' is not a percentage (0 to 100)"))
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -358,6 +387,17 @@ impl Policy {
                     .map_err(|m| err(v.span().start, format!("expect_connections: {m}")))?,
             );
         }
+        p.accept_damaged = file.accept_damaged.unwrap_or(false);
+        if let Some(v) = file.max_decode_errors {
+            let n = match v.get_ref() {
+                toml::Value::Integer(n) => Ok(*n as f64),
+                toml::Value::Float(f) => Ok(*f),
+                other => Err(format!("'{other}' is not a percentage (0 to 100)")),
+            };
+            p.max_decode_errors = n
+                .and_then(percent)
+                .map_err(|m| err(v.span().start, format!("max_decode_errors: {m}")))?;
+        }
         p.ports = file
             .ports
             .unwrap_or_default()
@@ -436,6 +476,23 @@ impl Policy {
                     expected: f.expected.as_ref().map(value_text),
                     actual: f.actual.as_ref().map(value_text),
                     message: f.message().to_string(),
+                });
+            }
+        }
+        // Findings past the per-connection cap are not listed but count alike.
+        for (kind, n) in c.suppressed.iter() {
+            if self.fails_finding(kind, kind.severity()) {
+                v.push(Violation {
+                    frame: c.last_frame,
+                    kind: kind.id().to_string(),
+                    severity: Some(kind.severity()),
+                    expected: None,
+                    actual: Some(n.to_string()),
+                    message: format!(
+                        "{n} more {} finding{} past the {MAX_FINDINGS} listed per severity",
+                        kind.id(),
+                        if n == 1 { "" } else { "s" }
+                    ),
                 });
             }
         }

@@ -96,6 +96,17 @@ pub fn write_text(
         if let Some(t) = &v.truncated {
             writeln!(out, "      note: truncated capture ({t})")?;
         }
+        if let Some(first) = v.damaged_regions.first() {
+            writeln!(
+                out,
+                "      note: {} damaged region{} accepted ({} bytes skipped), the first at byte {}: {}",
+                v.damage_count,
+                if v.damage_count == 1 { "" } else { "s" },
+                v.damaged_bytes,
+                first.offset,
+                first.kind
+            )?;
+        }
     }
     let n = verdicts.len();
     let passed = verdicts.iter().filter(|v| v.status == Status::Pass).count();

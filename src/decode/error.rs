@@ -10,6 +10,14 @@ pub enum Layer {
     Ipv4,
     Ipv6,
     Ipv6Extension,
+    /// IPsec Authentication Header (RFC 4302).
+    Ah,
+    Udp,
+    Gre,
+    Vxlan,
+    Geneve,
+    GtpU,
+    Erspan,
     Tcp,
 }
 
@@ -23,6 +31,13 @@ impl fmt::Display for Layer {
             Layer::Ipv4 => "IPv4",
             Layer::Ipv6 => "IPv6",
             Layer::Ipv6Extension => "IPv6 extension",
+            Layer::Ah => "IPsec AH",
+            Layer::Udp => "UDP",
+            Layer::Gre => "GRE",
+            Layer::Vxlan => "VXLAN",
+            Layer::Geneve => "GENEVE",
+            Layer::GtpU => "GTP-U",
+            Layer::Erspan => "ERSPAN",
             Layer::Tcp => "TCP",
         })
     }
@@ -61,10 +76,24 @@ pub enum DecodeError {
     Ipv6ExtensionsOverrun {
         offset: usize,
         ext_len: usize,
-        payload_len: u16,
+        payload_len: u32,
     },
-    #[error("IPv6 jumbogram (payload length 0) at byte {offset}")]
-    Ipv6Jumbogram { offset: usize },
+    #[error(
+        "IPv6 jumbo payload length {jumbo_len} at byte {offset} is not above 65535 (RFC 2675 §3)"
+    )]
+    Ipv6BadJumbo { offset: usize, jumbo_len: u32 },
+    #[error("{layer} header length {len} at byte {offset} is impossible")]
+    BadHeaderLength {
+        layer: Layer,
+        offset: usize,
+        len: usize,
+    },
+    #[error("more than {limit} nested headers: gave up at the {layer} header at byte {offset}")]
+    TooDeep {
+        layer: Layer,
+        offset: usize,
+        limit: usize,
+    },
     #[error("TCP data offset {data_offset} < 5 at byte {offset}")]
     TcpDataOffsetTooSmall { offset: usize, data_offset: u8 },
     #[error(
@@ -75,6 +104,8 @@ pub enum DecodeError {
         header_len: u16,
         ip_payload: u32,
     },
+    #[error("reassembled IP datagram of {len} bytes exceeds the protocol's maximum")]
+    ReassembledTooLong { len: usize },
 }
 
 impl DecodeError {
@@ -89,15 +120,43 @@ impl DecodeError {
                 Layer::Ipv4 => "ipv4_header_truncated",
                 Layer::Ipv6 => "ipv6_header_truncated",
                 Layer::Ipv6Extension => "ipv6_extension_truncated",
+                Layer::Ah => "ah_header_truncated",
+                Layer::Udp => "udp_header_truncated",
+                Layer::Gre => "gre_header_truncated",
+                Layer::Vxlan => "vxlan_header_truncated",
+                Layer::Geneve => "geneve_header_truncated",
+                Layer::GtpU => "gtpu_header_truncated",
+                Layer::Erspan => "erspan_header_truncated",
                 Layer::Tcp => "tcp_header_truncated",
             },
             DecodeError::BadIpVersion { .. } => "bad_ip_version",
             DecodeError::Ipv4IhlTooSmall { .. } => "ipv4_ihl_too_small",
             DecodeError::Ipv4TotalLenTooSmall { .. } => "ipv4_total_length_too_small",
             DecodeError::Ipv6ExtensionsOverrun { .. } => "ipv6_extensions_overrun",
-            DecodeError::Ipv6Jumbogram { .. } => "ipv6_jumbogram",
+            DecodeError::Ipv6BadJumbo { .. } => "ipv6_bad_jumbo",
+            DecodeError::BadHeaderLength { .. } => "bad_header_length",
+            DecodeError::TooDeep { .. } => "nesting_too_deep",
             DecodeError::TcpDataOffsetTooSmall { .. } => "tcp_data_offset_too_small",
             DecodeError::TcpHeaderBeyondIpPayload { .. } => "tcp_header_beyond_ip_payload",
+            DecodeError::ReassembledTooLong { .. } => "reassembled_too_long",
+        }
+    }
+
+    /// The layer the error was found in.
+    pub fn layer(&self) -> Layer {
+        match *self {
+            DecodeError::Truncated { layer, .. }
+            | DecodeError::BadHeaderLength { layer, .. }
+            | DecodeError::TooDeep { layer, .. } => layer,
+            DecodeError::BadIpVersion { expected: 6, .. } => Layer::Ipv6,
+            DecodeError::BadIpVersion { .. }
+            | DecodeError::Ipv4IhlTooSmall { .. }
+            | DecodeError::Ipv4TotalLenTooSmall { .. }
+            | DecodeError::ReassembledTooLong { .. } => Layer::Ipv4,
+            DecodeError::Ipv6ExtensionsOverrun { .. } => Layer::Ipv6Extension,
+            DecodeError::Ipv6BadJumbo { .. } => Layer::Ipv6Extension,
+            DecodeError::TcpDataOffsetTooSmall { .. }
+            | DecodeError::TcpHeaderBeyondIpPayload { .. } => Layer::Tcp,
         }
     }
 
@@ -114,4 +173,26 @@ impl DecodeError {
             available: data.len().saturating_sub(offset),
         }
     }
+}
+
+/// `len` bytes of `data` at `off`, or a truncation error naming `layer`.
+#[inline]
+pub(crate) fn bytes(
+    data: &[u8],
+    off: usize,
+    len: usize,
+    layer: Layer,
+) -> Result<&[u8], DecodeError> {
+    data.get(off..off.saturating_add(len))
+        .ok_or_else(|| DecodeError::truncated(layer, off, len, data))
+}
+
+#[inline]
+pub(crate) fn be16(data: &[u8], off: usize, layer: Layer) -> Result<u16, DecodeError> {
+    bytes(data, off, 2, layer).map(|b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+#[inline]
+pub(crate) fn be32(data: &[u8], off: usize, layer: Layer) -> Result<u32, DecodeError> {
+    bytes(data, off, 4, layer).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }

@@ -1,97 +1,99 @@
 //! Frames in, TCP segments out. Everything is borrowed from the frame: no
-//! header is copied into an owned struct and nothing is allocated per packet.
+//! header is copied into an owned struct and nothing is allocated per packet
+//! (only fragmented datagrams, held by the [`Reassembler`], own memory).
 //!
 //! Lengths come from the IP header, never from the captured length, so a
 //! snaplen-truncated capture still gives the right segment lengths and
 //! Ethernet padding never counts as payload.
+//!
+//! Dependencies run one way: `walk` (the loop) uses the per-layer modules
+//! `link`, `ip`, `encap`, `icmp` and `tcp`, which use only `addr`, `error`,
+//! `layer` and `tunnel`; `reassembly` uses `walk`.
 
+mod addr;
+mod encap;
 mod error;
+mod icmp;
 mod ip;
+mod layer;
 mod link;
+mod reassembly;
 mod tcp;
+mod tunnel;
+mod walk;
 
+pub use addr::IpAddress;
 pub use error::{DecodeError, Layer};
-pub use ip::IpAddress;
+pub use icmp::{IcmpError, IcmpKind};
 pub use link::{LinkType, link_type_name};
-pub use tcp::{TcpFlags, TcpOption, TcpOptions};
+pub use reassembly::{
+    FragmentEvent, FragmentKey, IncompleteReason, Limit, Reassembled, Reassembler,
+    ReassemblyConfig, ReassemblyStats,
+};
+pub use tcp::{TcpFlags, TcpOption, TcpOptions, TcpSegment};
+pub use tunnel::{
+    KindLabel, MAX_TUNNELS, OuterLabel, TunnelKey, TunnelKind, TunnelLabel, TunnelLayer, TunnelPath,
+};
+pub use walk::{Decoded, MAX_LAYERS};
 
-use crate::seq::SeqNumber;
+use layer::At;
+use walk::Walked;
 
-/// A decoded TCP segment, borrowing from the frame.
-#[derive(Debug, Clone, Copy)]
-pub struct TcpSegment<'a> {
-    pub src: IpAddress,
-    pub dst: IpAddress,
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub seq: SeqNumber,
-    /// The raw acknowledgment field, whether or not ACK is set.
-    pub ack: SeqNumber,
-    pub flags: TcpFlags,
-    pub window: u16,
-    pub urgent: u16,
-    /// TCP header length in bytes (data offset × 4).
-    pub header_len: u16,
-    /// Payload length according to the IP header.
-    pub payload_len: u32,
-    /// Option bytes (between the fixed header and the payload).
-    pub options: &'a [u8],
-    /// The captured part of the payload (may be shorter than `payload_len`).
-    pub payload: &'a [u8],
-}
-
-impl TcpSegment<'_> {
-    /// Sequence space the segment occupies: payload, plus one each for SYN and FIN.
-    #[inline]
-    pub fn seq_len(&self) -> u32 {
-        self.payload_len
-            .wrapping_add(self.flags.syn() as u32)
-            .wrapping_add(self.flags.fin() as u32)
-    }
-
-    /// The sequence number just past this segment.
-    #[inline]
-    pub fn seq_end(&self) -> SeqNumber {
-        self.seq + self.seq_len()
-    }
-
-    pub fn options(&self) -> TcpOptions<'_> {
-        TcpOptions::new(self.options)
-    }
-}
-
-/// What a frame turned out to be.
-#[derive(Debug, Clone, Copy)]
-pub enum Decoded<'a> {
-    Tcp(TcpSegment<'a>),
-    /// IP, but another transport (UDP, ICMP, ...).
-    OtherIp,
-    /// Not IP at all (ARP, LLDP, ...).
-    NotIp,
-    /// An IP fragment: cannot be analysed without reassembly.
-    Fragment,
-    /// A link type tcpshake does not decode.
-    UnsupportedLink(u32),
-}
-
-/// Decodes one captured frame.
+/// Decodes one captured frame. IP fragments come back as
+/// [`Decoded::Fragment`]; hand those frames to a [`Reassembler`].
+#[inline]
 pub fn decode_frame<'a>(frame: &crate::capture::Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
-    let snapped = frame.orig_len as usize > frame.data.len();
-    decode_with(frame.link_type, frame.data, snapped)
+    let wire_len = (frame.orig_len as usize).max(frame.data.len());
+    decode_with(frame.link_type, frame.data, wire_len)
 }
 
 /// Decodes a complete (not snaplen-truncated) frame of the given link type.
 pub fn decode(link_type: u32, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    decode_with(link_type, data, false)
+    decode_with(link_type, data, data.len())
 }
 
-/// `snapped`: the capture cut the frame short (snaplen). Then TCP options cut
-/// off at the end are tolerated; in a complete frame they are an error.
-fn decode_with(link_type: u32, data: &[u8], snapped: bool) -> Result<Decoded<'_>, DecodeError> {
-    match link::network_layer(link_type, data)? {
-        link::Network::Ipv4(off) => ip::decode_ipv4(data, off, snapped),
-        link::Network::Ipv6(off) => ip::decode_ipv6(data, off, snapped),
-        link::Network::Other => Ok(Decoded::NotIp),
-        link::Network::Unsupported => Ok(Decoded::UnsupportedLink(link_type)),
+/// `wire_len`: the frame's length on the wire. When it exceeds the captured
+/// bytes (snaplen), TCP options cut off at the end are tolerated; in a
+/// complete frame they are an error.
+#[inline]
+fn decode_with(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'_>, DecodeError> {
+    // The common case straight through: Ethernet, unfragmented IP, TCP.
+    // Everything else (and every error) takes the general walk below.
+    if link_type == LinkType::ETHERNET {
+        let p = match data.get(12..14) {
+            Some([0x08, 0x00]) => ip::ipv4(data, 14, wire_len)?,
+            Some([0x86, 0xdd]) => ip::ipv6(data, 14, wire_len)?,
+            _ => return walked(link_type, data, wire_len),
+        };
+        if p.proto == 6 && p.frag.is_none() {
+            return tcp::decode_tcp(
+                data,
+                p.off,
+                p.len,
+                p.src,
+                p.dst,
+                wire_len > data.len(),
+                &TunnelPath::EMPTY,
+            )
+            .map(Decoded::Tcp);
+        }
+    }
+    walked(link_type, data, wire_len)
+}
+
+#[inline(never)]
+fn walked(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'_>, DecodeError> {
+    match walk_frame(link_type, data, wire_len)? {
+        Walked::Done(d) => Ok(d),
+        Walked::Fragment(_) => Ok(Decoded::Fragment),
+    }
+}
+
+#[inline]
+fn walk_frame(link_type: u32, data: &[u8], wire_len: usize) -> Result<Walked<'_>, DecodeError> {
+    let lt = LinkType::masked(link_type);
+    match link::start(lt, data)? {
+        At::Unsupported => Ok(Walked::Done(Decoded::UnsupportedLink(lt))),
+        at => walk::walk(data, at, wire_len, wire_len > data.len(), TunnelPath::EMPTY),
     }
 }

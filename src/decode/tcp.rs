@@ -1,20 +1,67 @@
 //! The TCP header (RFC 9293 §3.1) and a tolerant option walker.
 
-use super::TcpSegment;
+use super::addr::IpAddress;
 use super::error::{DecodeError, Layer};
-use super::ip::IpAddress;
+use super::tunnel::TunnelPath;
 use crate::seq::SeqNumber;
 use etherparse::TcpHeaderSlice;
 use std::fmt;
 
-pub(crate) fn decode_tcp(
-    data: &[u8],
+/// A decoded TCP segment, borrowing from the frame.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSegment<'a> {
+    pub src: IpAddress,
+    pub dst: IpAddress,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: SeqNumber,
+    /// The raw acknowledgment field, whether or not ACK is set.
+    pub ack: SeqNumber,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub urgent: u16,
+    /// TCP header length in bytes (data offset × 4).
+    pub header_len: u16,
+    /// Payload length according to the IP header.
+    pub payload_len: u32,
+    /// Option bytes (between the fixed header and the payload).
+    pub options: &'a [u8],
+    /// The captured part of the payload (may be shorter than `payload_len`).
+    pub payload: &'a [u8],
+    /// The tunnels the segment was carried in, outermost first; empty for
+    /// a segment sent as it is.
+    pub tunnels: TunnelPath,
+}
+
+impl TcpSegment<'_> {
+    /// Sequence space the segment occupies: payload, plus one each for SYN and FIN.
+    #[inline]
+    pub fn seq_len(&self) -> u32 {
+        self.payload_len
+            .wrapping_add(self.flags.syn() as u32)
+            .wrapping_add(self.flags.fin() as u32)
+    }
+
+    /// The sequence number just past this segment.
+    #[inline]
+    pub fn seq_end(&self) -> SeqNumber {
+        self.seq + self.seq_len()
+    }
+
+    pub fn options(&self) -> TcpOptions<'_> {
+        TcpOptions::new(self.options)
+    }
+}
+
+pub(crate) fn decode_tcp<'a>(
+    data: &'a [u8],
     off: usize,
     ip_payload: u32,
     src: IpAddress,
     dst: IpAddress,
     snapped: bool,
-) -> Result<TcpSegment<'_>, DecodeError> {
+    tunnels: &TunnelPath,
+) -> Result<TcpSegment<'a>, DecodeError> {
     let rest = &data[off.min(data.len())..];
     if let Some(&b) = rest.get(12) {
         let header_len = (b >> 4) as u16 * 4;
@@ -31,7 +78,7 @@ pub(crate) fn decode_tcp(
         && (rest[12] >> 4) as usize * 4 > rest.len()
         && rest[12] >> 4 >= 5
     {
-        return decode_cut_options(rest, ip_payload, src, dst, off);
+        return decode_cut_options(rest, ip_payload, src, dst, off, tunnels);
     }
     let tcp = TcpHeaderSlice::from_slice(rest).map_err(|e| {
         use etherparse::err::tcp::{HeaderError, HeaderSliceError};
@@ -73,6 +120,7 @@ pub(crate) fn decode_tcp(
         payload_len,
         options: &raw[20..],
         payload: &data[payload_start.min(captured_end)..captured_end],
+        tunnels: *tunnels,
     })
 }
 
@@ -84,6 +132,7 @@ fn decode_cut_options<'a>(
     src: IpAddress,
     dst: IpAddress,
     off: usize,
+    tunnels: &TunnelPath,
 ) -> Result<TcpSegment<'a>, DecodeError> {
     let header_len = (raw[12] >> 4) as u16 * 4;
     if header_len as u32 > ip_payload {
@@ -109,6 +158,7 @@ fn decode_cut_options<'a>(
         payload_len: ip_payload - header_len as u32,
         options: &raw[20..],
         payload: &[],
+        tunnels: *tunnels,
     })
 }
 

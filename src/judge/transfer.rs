@@ -451,9 +451,12 @@ impl Transfer {
                     ts,
                     retransmitted: fl.has(K::Retransmission),
                 });
-            } else if !fwd.stats.unacked_cap_reached {
-                fwd.stats.unacked_cap_reached = true;
-                fl.set(K::AnalysisLimit);
+            } else {
+                fwd.stats.unacked_untracked += 1;
+                if !fwd.stats.unacked_cap_reached {
+                    fwd.stats.unacked_cap_reached = true;
+                    fl.set(K::AnalysisLimit);
+                }
             }
         }
         if probe {

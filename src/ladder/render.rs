@@ -1,5 +1,6 @@
 use super::{Entry, Fold, Ladder, Row};
 use crate::findings::{Severity, Side};
+use crate::report::thousands;
 use std::fmt::Write as _;
 
 /// How the text ladder is drawn.
@@ -17,18 +18,6 @@ impl Default for TextOptions {
             color: false,
         }
     }
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn bytes(n: u64) -> String {

@@ -60,9 +60,17 @@ pub struct LiveStatus {
     /// Packets the interface or driver dropped (ps_ifdrop).
     pub interface_dropped: u64,
     pub decode_errors: u64,
+    /// Connections ended early because the flow table was full.
+    pub evicted_connections: u64,
 }
 
 impl LiveStatus {
+    /// Said when the flow table overflowed, with the flag that raises it.
+    pub fn eviction_warning(&self, interface: &str, max_connections: usize) -> Option<String> {
+        crate::model::file::eviction_warning(interface, self.evicted_connections, max_connections)
+            .map(|w| format!("warning: {w}"))
+    }
+
     /// Said prominently when packets were lost: drops explain gaps.
     pub fn drop_warning(&self) -> Option<String> {
         (self.kernel_dropped > 0 || self.interface_dropped > 0).then(|| {
@@ -226,4 +234,5 @@ fn update(status: &mut LiveStatus, source: &mut dyn FrameSource, p: &Pipeline, p
     status.tcp_segments = p.tally().tcp_segments;
     status.decode_errors = p.tally().decode_error_count;
     status.connections = p.connections();
+    status.evicted_connections = p.evicted();
 }

@@ -205,6 +205,10 @@ pub struct DirectionStats {
     pub window_scale_unknown: bool,
     /// The unacknowledged-segment list reached its cap.
     pub unacked_cap_reached: bool,
+    /// Segments sent while the list was full, so not tracked: their RTT and
+    /// whether their acknowledgement was seen are unknown.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unacked_untracked: u64,
 }
 
 /// Counts of Wireshark's items (indexed by [`crate::findings::WsItem`]),

@@ -1,8 +1,9 @@
 //! What tcpshake says of one capture file, and of a whole run.
 
-use crate::capture::{CaptureFormat, Timestamp};
+use crate::capture::{CaptureFormat, DamagedRegion, Timestamp};
 use crate::findings::{ALL_KINDS, Severity};
 use crate::model::connection::{Close, ConnectionReport, Handshake};
+use crate::report::thousands;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -40,10 +41,24 @@ pub struct FileReport {
     pub unsupported_link_types: BTreeMap<u32, u64>,
     pub decode_errors: Vec<DecodeErrorEntry>,
     pub decode_error_count: u64,
+    /// Decode errors counted but not in `decode_errors` (past [`MAX_LISTED_ERRORS`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decode_errors_unlisted: u64,
     pub decode_errors_by_reason: BTreeMap<&'static str, ReasonCount>,
+    /// The file ends inside its last record: a clean cut at the end.
     pub truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truncated_reason: Option<String>,
+    /// Stretches in the middle that were not records and were skipped, in
+    /// file order: the first [`MAX_LISTED_DAMAGE`](crate::capture::MAX_LISTED_DAMAGE).
+    pub damaged_regions: Vec<DamagedRegion>,
+    /// Every damaged region, listed or not.
+    pub damage_count: u64,
+    /// Damaged regions counted but not in `damaged_regions`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub damaged_regions_unlisted: u64,
+    /// Bytes skipped over every damaged region.
+    pub damaged_bytes: u64,
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     pub connections: u64,
@@ -65,9 +80,14 @@ impl FileReport {
             unsupported_link_types: BTreeMap::new(),
             decode_errors: Vec::new(),
             decode_error_count: 0,
+            decode_errors_unlisted: 0,
             decode_errors_by_reason: BTreeMap::new(),
             truncated: false,
             truncated_reason: None,
+            damaged_regions: Vec::new(),
+            damage_count: 0,
+            damaged_regions_unlisted: 0,
+            damaged_bytes: 0,
             first_ts: None,
             last_ts: None,
             connections: 0,
@@ -97,6 +117,68 @@ impl FileReport {
             });
         }
     }
+
+    /// The damage in the middle of the capture, naming the first region:
+    /// `1 damaged region at byte 1894 (16 bytes skipped, …)`; `None` when
+    /// there was none.
+    pub fn damage_description(&self) -> Option<String> {
+        let first = self.damaged_regions.first()?;
+        let n = self.damage_count;
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
+        Some(if n == 1 {
+            format!(
+                "1 damaged region at byte {} ({} byte{} skipped, {} frame{} before, {} after: {})",
+                first.offset,
+                first.skipped,
+                plural(first.skipped),
+                first.frames_before,
+                plural(first.frames_before),
+                first.frames_after,
+                first.kind,
+            )
+        } else {
+            format!(
+                "{n} damaged regions, the first at byte {} ({} byte{} skipped in all, {} frame{} before the first: {})",
+                first.offset,
+                self.damaged_bytes,
+                plural(self.damaged_bytes),
+                first.frames_before,
+                plural(first.frames_before),
+                first.kind,
+            )
+        })
+    }
+
+    /// The warning for a capture with damage in the middle; `None` when there
+    /// was none.
+    pub fn damage_warning(&self) -> Option<String> {
+        let d = self.damage_description()?;
+        let them = if self.damage_count == 1 { "it" } else { "them" };
+        Some(format!("{}: {d}; analysis went on past {them}", self.path))
+    }
+
+    /// The warning for a file whose flow table was full, with the bound that
+    /// was hit; `None` when no connection was evicted.
+    pub fn eviction_warning(&self, max_connections: usize) -> Option<String> {
+        eviction_warning(&self.path, self.evicted_connections, max_connections)
+    }
+}
+
+/// `n` connections of `source` were ended early because more than
+/// `max_connections` were open at once; `None` when `n` is 0.
+pub fn eviction_warning(source: &str, n: u64, max_connections: usize) -> Option<String> {
+    (n > 0).then(|| {
+        format!(
+            "{source}: {} connection{} ended early because more than {} were open at once; raise --max-connections",
+            thousands(n),
+            if n == 1 { " was" } else { "s were" },
+            thousands(max_connections as u64),
+        )
+    })
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Counts over every connection of a run.

@@ -52,10 +52,12 @@ impl<W: Write> Reporter for CsvReporter<W> {
                 .map(|(_, n)| n)
                 .sum()
         };
+        // Findings past the per-connection cap are named with their count.
         let kinds: Vec<String> = c
             .anomalies
             .iter()
             .map(|f| format!("{}@{}", f.kind.id(), f.frame))
+            .chain(c.suppressed.iter().map(|(k, n)| format!("{}+{n}", k.id())))
             .collect();
         writeln!(
             self.out,

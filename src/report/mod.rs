@@ -7,7 +7,7 @@ mod table;
 
 pub use self::csv::CsvReporter;
 pub use self::json::{JsonReporter, JsonlReporter};
-pub use self::table::{TableReporter, connection_block};
+pub use self::table::{TableReporter, connection_block, thousands};
 pub use crate::duration::human_duration;
 
 use crate::model::connection::ConnectionReport;

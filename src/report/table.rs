@@ -75,6 +75,38 @@ fn file_table(f: &FileReport) -> String {
     if let Some(why) = &f.truncated_reason {
         b.push_record(["truncated", &format!("yes: {why}")]);
     }
+    if f.damage_count > 0 {
+        b.push_record([
+            "DAMAGED".to_string(),
+            format!(
+                "{} region{}, {} bytes skipped; read on past {}",
+                f.damage_count,
+                if f.damage_count == 1 { "" } else { "s" },
+                f.damaged_bytes,
+                if f.damage_count == 1 { "it" } else { "them" },
+            ),
+        ]);
+        for r in f.damaged_regions.iter().take(DAMAGE_ROWS) {
+            b.push_record([
+                format!("  at byte {}", r.offset),
+                format!(
+                    "{} bytes skipped, {} frames before, {} after: {}",
+                    r.skipped, r.frames_before, r.frames_after, r.kind
+                ),
+            ]);
+        }
+        let shown = f.damaged_regions.len().min(DAMAGE_ROWS) as u64;
+        if f.damage_count > shown {
+            b.push_record([
+                "  …".to_string(),
+                format!(
+                    "{} more not shown (JSON lists the first {})",
+                    f.damage_count - shown,
+                    crate::capture::MAX_LISTED_DAMAGE
+                ),
+            ]);
+        }
+    }
     b.push_record(["first packet", &ts(f.first_ts)]);
     b.push_record(["last packet", &ts(f.last_ts)]);
     b.push_record(["connections", &f.connections.to_string()]);
@@ -83,6 +115,9 @@ fn file_table(f: &FileReport) -> String {
     }
     b.build().with(Style::rounded()).to_string()
 }
+
+/// Damaged regions drawn one per row in the file table.
+const DAMAGE_ROWS: usize = 5;
 
 fn summary_table(s: &Summary) -> String {
     let mut b = Builder::default();
@@ -206,7 +241,7 @@ impl<W: Write> Reporter for TableReporter<W> {
 }
 
 /// `10641` → `10,641`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {

@@ -16,7 +16,6 @@ pub use write::{write_csv, write_json, write_jsonl, write_table};
 use crate::capture::Timestamp;
 use crate::decode::IpAddress;
 use crate::flow::Endpoint;
-use crate::model::attempt::RstPhase;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -185,6 +184,15 @@ impl ServerView {
             }
         }
         let mut notes = Vec::new();
+        if let Some(i) = self.opts.interval
+            && i != width
+        {
+            notes.push(format!(
+                "the capture is too long for {} intervals: they are {} wide",
+                crate::duration::human_duration(i as f64 / 1e9),
+                crate::duration::human_duration(width as f64 / 1e9)
+            ));
+        }
         if self.untracked_listeners > 0 {
             notes.push(format!(
                 "more than {} listeners: {} connections to the others are in the overall figures only",
@@ -251,7 +259,6 @@ fn listener_report(
         established: l.rst[s][1],
         close: l.rst[s][2],
     };
-    let _ = RstPhase::ALL;
     ListenerReport {
         server: subject.to_string(),
         connections: l.connections,

@@ -292,7 +292,6 @@ impl ListenerStats {
         if c.transfer.client.zero_window_time > 0.0 || c.transfer.server.zero_window_time > 0.0 {
             self.zero_window += 1;
         }
-        let mut syn_retx = 0;
         for f in &c.anomalies {
             match f.kind {
                 FindingKind::TimeWaitReuse => self.time_wait_reuse += 1,
@@ -321,9 +320,9 @@ impl ListenerStats {
             self.timeline.add(start, tl::ATTEMPTS, 1);
             if c.syn_count > 1 {
                 self.syn_retransmitted += 1;
-                syn_retx = c.syn_count - 1;
                 let at = start + (a.last_syn_after.unwrap_or(0.0) * 1e9) as i64;
-                self.timeline.add(at, tl::SYN_RETRANSMISSIONS, syn_retx);
+                self.timeline
+                    .add(at, tl::SYN_RETRANSMISSIONS, c.syn_count - 1);
             }
             let answered = a.synacks > 0;
             if answered {
@@ -362,7 +361,6 @@ impl ListenerStats {
         if let Some(v) = c.handshake_rtt.synack_to_ack {
             self.synack_to_ack.add(v);
         }
-        let _ = syn_retx;
     }
 
     fn evidence_of(&mut self, c: &ConnectionReport, paws: bool) {

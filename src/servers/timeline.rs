@@ -33,6 +33,10 @@ pub const SYN_RETRANSMISSIONS: usize = 9;
 /// Most buckets kept per timeline before they are merged.
 pub const MAX_BUCKETS: usize = 512;
 
+/// Most intervals a report lists with a fixed `--interval`; past it the
+/// interval doubles, so a long capture cannot make the output huge.
+pub const MAX_FIXED_INTERVALS: i64 = 4096;
+
 /// Bucket widths in nanoseconds; each a whole multiple of the one before.
 const LADDER: [i64; 17] = [
     1_000_000,
@@ -184,6 +188,9 @@ impl Timeline {
     /// down to it. A fixed interval stays as it is.
     pub fn settle(&mut self, span: i64, target: i64) {
         if self.fixed {
+            while span / self.width > MAX_FIXED_INTERVALS {
+                self.coarsen();
+            }
             return;
         }
         let mut step = self.step;
@@ -194,10 +201,14 @@ impl Timeline {
             self.regroup(LADDER[step]);
             self.step = step;
         }
+        // Past the ladder's end (timestamps years apart): doubling.
+        while span / self.width > target {
+            self.coarsen();
+        }
     }
 
     /// Merges buckets until they are at least `width` wide (a width this
-    /// timeline's ladder reaches).
+    /// timeline's ladder reaches, or a doubling of a fixed interval).
     pub fn coarsen_to(&mut self, width: i64) {
         while self.width < width {
             self.coarsen();
@@ -246,6 +257,27 @@ mod tests {
         assert_eq!(t.width(), 1_000_000_000);
         let total: u32 = t.buckets.values().map(|b| b.counts[ATTEMPTS]).sum();
         assert_eq!(total, 10_000);
+    }
+
+    #[test]
+    fn a_fixed_interval_doubles_past_its_limit_and_years_stay_few_intervals() {
+        let mut t = Timeline::new(Some(1_000_000));
+        t.add(0, ATTEMPTS, 1);
+        t.add(3_600_000_000_000, ATTEMPTS, 1);
+        t.settle(3_600_000_000_000, 60);
+        assert!(3_600_000_000_000 / t.width() <= MAX_FIXED_INTERVALS);
+        assert_eq!(
+            t.dense(0, 3_600_000_000_000).len() as i64,
+            3_600_000_000_000 / t.width() + 1
+        );
+        let mut t = Timeline::new(None);
+        let years = 50 * 365 * 86_400_000_000_000i64;
+        t.add(0, ATTEMPTS, 1);
+        t.add(years, ATTEMPTS, 1);
+        t.settle(years, 60);
+        assert!(t.dense(0, years).len() <= 61);
+        let total: u32 = t.buckets.values().map(|b| b.counts[ATTEMPTS]).sum();
+        assert_eq!(total, 2);
     }
 
     #[test]

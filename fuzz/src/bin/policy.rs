@@ -1,0 +1,8 @@
+//! Fuzz target `policy`: see fuzz/harness.rs.
+
+#[path = "../../harness.rs"]
+mod harness;
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| harness::policy(data));
+}
