@@ -4,7 +4,7 @@
 //! and the folded data transfer as one band, as in the terminal ladder.
 
 use super::esc;
-use crate::findings::{Severity, Side};
+use crate::findings::{Finding, Severity, Side};
 use crate::ladder::{Entry, Fold, Ladder, Row};
 use std::fmt::Write as _;
 
@@ -41,6 +41,19 @@ fn fold_text(f: &Fold) -> String {
     s
 }
 
+fn finding_text(f: &Finding) -> String {
+    let mark = match f.severity {
+        Severity::Error => "✗",
+        Severity::Warning => "!",
+        Severity::Info => "·",
+    };
+    let mut text = format!("{mark} {}: {}", f.kind.id(), f.message());
+    if f.count > 1 {
+        let _ = write!(text, " ({} times, up to frame {})", f.count, f.last_frame);
+    }
+    text
+}
+
 fn height(l: &Ladder) -> u32 {
     let rows: u32 = l
         .entries
@@ -58,10 +71,27 @@ fn height(l: &Ladder) -> u32 {
 pub fn render(l: &Ladder) -> String {
     let r = &l.report;
     let h = height(l);
+    // Findings are written in full: the drawing widens to hold the longest
+    // (11 px monospace, about 6.7 px a character).
+    let longest = l
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Segment(r) => r
+                .findings
+                .iter()
+                .map(finding_text)
+                .map(|t| t.chars().count())
+                .max(),
+            Entry::Folded(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let width = WIDTH.max(CLIENT_X + 16 + (longest as f64 * 6.7) as u32);
     let mut s = String::with_capacity(512 + 400 * l.entries.len());
     let _ = write!(
         s,
-        r#"<svg class="ladder" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{h}" viewBox="0 0 {WIDTH} {h}" role="img" aria-label="ladder of connection {id}">"#,
+        r#"<svg class="ladder" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img" aria-label="ladder of connection {id}">"#,
         id = r.id
     );
     let _ = write!(
@@ -143,15 +173,12 @@ pub fn render(l: &Ladder) -> String {
                 );
                 y += ROW;
                 for f in &row.findings {
-                    let (mark, class) = match f.severity {
-                        Severity::Error => ("✗", "finding error"),
-                        Severity::Warning => ("!", "finding warning"),
-                        Severity::Info => ("·", "finding info"),
+                    let class = match f.severity {
+                        Severity::Error => "finding error",
+                        Severity::Warning => "finding warning",
+                        Severity::Info => "finding info",
                     };
-                    let mut text = format!("{mark} {}: {}", f.kind.id(), f.message());
-                    if f.count > 1 {
-                        let _ = write!(text, " ({} times, up to frame {})", f.count, f.last_frame);
-                    }
+                    let text = finding_text(f);
                     let _ = write!(
                         s,
                         r#"<text x="{}" y="{}" class="{class}">{}</text>"#,
