@@ -29,7 +29,11 @@ fn browser_or_skip(test: &str) -> Option<PathBuf> {
             !required,
             "TCPSHAKE_REQUIRE_BROWSER=1 but no chromium on PATH (apt-get install chromium)"
         );
-        eprintln!(
+        // Straight to the process's stderr: libtest captures eprintln! of a
+        // passing test, and a skip must never pass unseen.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "\n*** SKIPPED {test}: no chromium on PATH; install it (apt-get install chromium) or set TCPSHAKE_REQUIRE_BROWSER=1 to fail ***\n"
         );
     }
