@@ -19,11 +19,58 @@ const DRAWN: [(&str, RGBColor); 10] = [
 ];
 
 const W: u32 = 820;
+
+/// Intervals drawn at most: a finer timeline (`--interval`) is summed into
+/// wider intervals first, so a chart's size stays bounded.
+pub const DRAWN_INTERVALS: usize = 512;
+
+/// The timeline with every `k` intervals summed into one.
+fn coarsen(t: &TimelineReport, k: usize) -> TimelineReport {
+    TimelineReport {
+        interval: t.interval * k as f64,
+        start: t.start.iter().step_by(k).copied().collect(),
+        series: t
+            .series
+            .iter()
+            .map(|(name, v)| (*name, v.chunks(k).map(|c| c.iter().sum()).collect()))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fine_timeline_is_summed_into_at_most_the_drawn_intervals() {
+        let n = 4096;
+        let t = TimelineReport {
+            interval: 0.001,
+            start: (0..n).map(|i| i as f64 * 0.001).collect(),
+            series: [("attempts", vec![1u32; n])].into_iter().collect(),
+        };
+        let c = coarsen(&t, n.div_ceil(DRAWN_INTERVALS));
+        assert_eq!(c.start.len(), DRAWN_INTERVALS);
+        assert_eq!(c.series["attempts"].iter().sum::<u32>(), n as u32);
+        assert!((c.interval - 0.008).abs() < 1e-12);
+        let (svg, drawn) = timeline(&t);
+        assert_eq!(drawn, ["attempts"]);
+        assert!(svg.len() < 200_000, "{}", svg.len());
+    }
+}
 const H: u32 = 280;
 
 /// Counts per interval as lines, one per series that is not all zero.
 /// Returns the SVG and the names of the series drawn.
 pub fn timeline(t: &TimelineReport) -> (String, Vec<&'static str>) {
+    let merged;
+    let t = match t.start.len().div_ceil(DRAWN_INTERVALS) {
+        0 | 1 => t,
+        k => {
+            merged = coarsen(t, k);
+            &merged
+        }
+    };
     let mut svg = String::new();
     let mut drawn = Vec::new();
     let n = t.start.len();
