@@ -33,6 +33,9 @@ pub enum Command {
     /// Read a busy listener at a glance: connections grouped by server, with
     /// percentiles, a timeline and diagnoses (docs/servers.md).
     Servers(ServersArgs),
+    /// Write one self-contained HTML report: summary, per-listener charts,
+    /// the failing connections and their ladders (docs/report.md).
+    Report(ReportArgs),
     /// Capture from a network interface and judge connections as they finish.
     #[cfg(feature = "live")]
     Live(Box<LiveArgs>),
@@ -122,6 +125,10 @@ pub struct LadderArgs {
     /// Draw every segment instead of folding the data transfer.
     #[arg(long)]
     pub full: bool,
+    /// Wrap each Mermaid diagram in a ```mermaid fence, ready to paste into
+    /// Markdown (always done when several diagrams are printed).
+    #[arg(long)]
+    pub fenced: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     #[command(flatten)]
@@ -153,6 +160,12 @@ pub struct CheckArgs {
     /// Do not draw the ladder of each failing connection.
     #[arg(long)]
     pub no_ladder: bool,
+    /// Also write a self-contained HTML report of the failing connections here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write a Markdown job summary here (e.g. "$GITHUB_STEP_SUMMARY"; appended to, as GitHub expects).
+    #[arg(long, value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
     /// Files judged at once (default: one per core).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -280,6 +293,27 @@ pub struct ServersArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// The timeline's interval, e.g. 1s (default: from the capture's length).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<i64>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Capture files (pcap, pcapng, optionally .gz).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the HTML report.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Failing connections drawn as ladders, worst first.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub ladders: usize,
+    /// Failing connections listed in the table, worst first.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub rows: usize,
     /// The timeline's interval, e.g. 1s (default: from the capture's length).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Option<i64>,

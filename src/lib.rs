@@ -19,6 +19,7 @@ pub mod duration;
 pub mod filter;
 pub mod findings;
 pub mod flow;
+pub mod html;
 pub mod judge;
 pub mod ladder;
 pub mod live;

@@ -7,11 +7,12 @@ use anyhow::Result;
 use clap::{CommandFactory, Parser};
 use cli::{
     AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat,
-    ServersArgs,
+    ReportArgs, ServersArgs,
 };
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use tcpshake::check::{self, Status};
+use tcpshake::html;
 use tcpshake::ladder::{self, Selection, TextOptions, render_mermaid, render_text};
 use tcpshake::pipeline::{self, Progress};
 use tcpshake::progress::Spinner;
@@ -117,6 +118,36 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         let _ = check::write_annotations(&mut io::stderr().lock(), &verdicts);
     }
+    if let Some(path) = &args.summary_md {
+        // GitHub's step summary file is shared by the job's steps: append.
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|f| {
+                let mut w = io::BufWriter::new(f);
+                check::write_summary_md(&mut w, &verdicts, &config)?;
+                w.flush()
+            });
+        if let Err(e) = written {
+            let why = format!("{}: cannot write the Markdown summary: {e}", path.display());
+            return Err(Usage(why).into());
+        }
+    }
+    if let Some(path) = &args.html {
+        let failed: Vec<Vec<u64>> = verdicts
+            .iter()
+            .map(|v| v.failed.iter().map(|c| c.connection.id).collect())
+            .collect();
+        let opts = html::ReportOptions {
+            title: "tcpshake check".into(),
+            ..Default::default()
+        };
+        let failing = |file: usize, c: &tcpshake::model::connection::ConnectionReport| {
+            failed[file].contains(&c.id)
+        };
+        write_html_report(path, &args.files, &config, &opts, &failing)?;
+    }
     if let Some(path) = &args.junit {
         let written = std::fs::File::create(path).and_then(|f| {
             let mut w = io::BufWriter::new(f);
@@ -190,14 +221,61 @@ fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
     }
     let o = text_options();
     let mut out = io::stdout().lock();
+    let fenced = args.fenced || ladders.len() > 1;
     for (i, l) in ladders.iter().enumerate() {
         let text = match args.format {
             LadderFormat::Text => render_text(l, o),
+            LadderFormat::Mermaid if fenced => format!("```mermaid\n{}```\n", render_mermaid(l)),
             LadderFormat::Mermaid => render_mermaid(l),
         };
         write!(out, "{}{text}", if i > 0 { "\n" } else { "" })?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_report(args: ReportArgs) -> Result<ExitCode> {
+    let config = args.tracking.config().map_err(Usage)?;
+    if args.interval.is_some_and(|i| i <= 0) {
+        return Err(Usage("--interval: must be more than zero".into()).into());
+    }
+    let mut opts = html::ReportOptions {
+        ladders: args.ladders,
+        table_rows: args.rows,
+        ..Default::default()
+    };
+    opts.servers.interval = args.interval;
+    opts.servers.two_msl = config.two_msl;
+    let all_read = write_html_report(&args.output, &args.files, &config, &opts, &|_, c| {
+        html::failing_by_default(c)
+    })?;
+    Ok(ExitCode::from(if all_read { 0 } else { 2 }))
+}
+
+/// Builds the HTML report of `files` and writes it to `path`; returns
+/// whether every file was read.
+fn write_html_report(
+    path: &std::path::Path,
+    files: &[std::path::PathBuf],
+    config: &tcpshake::judge::Config,
+    opts: &html::ReportOptions,
+    failing: &dyn Fn(usize, &tcpshake::model::connection::ConnectionReport) -> bool,
+) -> Result<bool> {
+    let (report, all_read) = html::build(files, config, opts, failing, &mut |p| {
+        Box::new(Spinner::new(&p.display().to_string()))
+    });
+    for u in &report.unreadable {
+        eprintln!("tcpshake: {u}");
+    }
+    let written = std::fs::File::create(path).and_then(|f| {
+        let mut w = io::BufWriter::new(f);
+        html::write_html(&mut w, &report)?;
+        w.flush()
+    });
+    if let Err(e) = written {
+        let why = format!("{}: cannot write the HTML report: {e}", path.display());
+        return Err(Usage(why).into());
+    }
+    Ok(all_read)
 }
 
 #[cfg(feature = "live")]
@@ -300,6 +378,7 @@ fn main() -> ExitCode {
         Command::Check(args) => run_check(*args),
         Command::Ladder(args) => run_ladder(args),
         Command::Servers(args) => run_servers(args),
+        Command::Report(args) => run_report(args),
         #[cfg(feature = "live")]
         Command::Live(args) => run_live(*args),
         #[cfg(not(feature = "live"))]

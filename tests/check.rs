@@ -502,12 +502,20 @@ fn the_readme_ci_example_passes() {
     let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/ci/tcpshake.toml");
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("tcpshake.xml");
+    let summary = dir.path().join("summary.md");
+    let html = dir.path().join("tcpshake.html");
+    // GitHub's step summary file may hold earlier steps' text: it is appended to.
+    std::fs::write(&summary, "earlier step\n").unwrap();
     let (code, out, err) = check(
         &[
             "--policy",
             policy.to_str().unwrap(),
             "--junit",
             junit.to_str().unwrap(),
+            "--summary-md",
+            summary.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
         ],
         &[
             "handshake-graceful.pcap",
@@ -517,6 +525,13 @@ fn the_readme_ci_example_passes() {
     );
     assert_eq!(code, 0, "{out}{err}");
     assert!(junit.exists());
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.starts_with("earlier step\n## tcpshake check: all 3 captures passed"),
+        "{md}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("No failing connection to draw"));
     // The same policy fails a refused connection.
     let (code, _, _) = check(&["--policy", policy.to_str().unwrap()], &["refused.pcap"]);
     assert_eq!(code, 1);

@@ -611,3 +611,62 @@ fn discoverability() {
     );
     assert!(help.find("--format").unwrap() < filters, "{help}");
 }
+
+#[test]
+fn mermaid_ladders_are_fenced_on_request_and_when_several() {
+    let one = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["ladder", "--format", "mermaid", "--conn", "1"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    let one = String::from_utf8(one.stdout).unwrap();
+    assert!(one.starts_with("sequenceDiagram\n"), "{one}");
+    let fenced = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["ladder", "--format", "mermaid", "--fenced", "--conn", "1"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    let fenced = String::from_utf8(fenced.stdout).unwrap();
+    assert_eq!(fenced, format!("```mermaid\n{one}```\n"));
+    let all = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["ladder", "--format", "mermaid"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    let all = String::from_utf8(all.stdout).unwrap();
+    assert_eq!(all.matches("```mermaid\nsequenceDiagram\n").count(), 5);
+    assert_eq!(all.matches("\n```\n").count(), 5);
+}
+
+#[test]
+fn report_writes_one_html_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.html");
+    let status = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["report", "-o"])
+        .arg(&out)
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(page.matches("<svg class=\"ladder\"").count(), 4);
+    // An unreadable file is exit code 2, and the page says so.
+    let status = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["report", "-o"])
+        .arg(&out)
+        .arg(testdata("not-a-capture.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(2));
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("Unreadable")
+    );
+}

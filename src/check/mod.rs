@@ -1,13 +1,15 @@
 //! `tcpshake check`: judge captures against a policy, for CI. The policy is
 //! built in one place from a TOML file and flags; the [`Gate`] applies it
 //! connection by connection (also for `live --check`); the verdicts are written
-//! as text, JSON, JUnit XML and GitHub annotations.
+//! as text, JSON, JUnit XML, GitHub annotations, a Markdown job summary and
+//! an HTML report.
 
 mod gate;
 mod github;
 mod junit;
 mod policy;
 mod servers;
+mod summary_md;
 mod text;
 
 pub use gate::Gate;
@@ -18,6 +20,7 @@ pub use policy::{
     PolicyFlags, Violation, handshake_time,
 };
 pub use servers::{Quantile, Scope, ServerRule};
+pub use summary_md::{LISTED_PER_FILE, MERMAID_PER_FILE, write_summary_md};
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
 use crate::capture::DamagedRegion;
