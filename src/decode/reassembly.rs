@@ -215,6 +215,8 @@ pub struct Reassembler {
     out: Vec<u8>,
     events: Vec<FragmentEvent>,
     stats: ReassemblyStats,
+    /// The tunnels of the last datagram [`Reassembler::push`] completed.
+    last_tunnels: TunnelPath,
 }
 
 impl Default for Reassembler {
@@ -232,6 +234,7 @@ impl Reassembler {
             out: Vec::new(),
             events: Vec::new(),
             stats: ReassemblyStats::default(),
+            last_tunnels: TunnelPath::EMPTY,
         }
     }
 
@@ -249,6 +252,13 @@ impl Reassembler {
         self.bytes
     }
 
+    /// The tunnels around the datagram the last [`Reassembler::push`]
+    /// returned as `Complete`, outermost first (a reassembled segment keeps
+    /// only their key and depth).
+    pub fn last_tunnels(&self) -> &TunnelPath {
+        &self.last_tunnels
+    }
+
     /// Events since the last call, oldest first.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, FragmentEvent> {
         self.events.drain(..)
@@ -260,12 +270,16 @@ impl Reassembler {
     pub fn push<'r>(&'r mut self, frame: &Frame<'r>) -> Result<Reassembled<'r>, DecodeError> {
         self.expire(frame.ts);
         let wire_len = (frame.orig_len as usize).max(frame.data.len());
-        let seen = match super::walk_frame(frame.link_type, frame.data, wire_len)? {
-            Walked::Done(d) => return Ok(Reassembled::Complete(d)),
+        let mut tunnels = TunnelPath::EMPTY;
+        let seen = match super::walk_frame(frame.link_type, frame.data, wire_len, &mut tunnels)? {
+            Walked::Done(d) => {
+                self.last_tunnels = tunnels;
+                return Ok(Reassembled::Complete(d));
+            }
             Walked::Fragment(seen) => seen,
         };
         self.stats.fragments += 1;
-        let FragmentSeen { ip, tunnels } = seen;
+        let FragmentSeen { ip } = seen;
         let frag = ip.frag.unwrap_or(super::ip::FragInfo {
             id: 0,
             offset: 0,
@@ -356,8 +370,15 @@ impl Reassembler {
             ..d.ip
         };
         let out = &self.out[..];
+        self.last_tunnels = d.tunnels;
         Ok(
-            match walk::walk(out, At::Transport(p), out.len(), false, d.tunnels)? {
+            match walk::walk(
+                out,
+                At::Transport(p),
+                out.len(),
+                false,
+                &mut self.last_tunnels,
+            )? {
                 Walked::Done(decoded) => Reassembled::Complete(decoded),
                 // A fragment tunnelled inside a reassembled datagram: not followed further.
                 Walked::Fragment(_) => Reassembled::Complete(Decoded::Fragment),
