@@ -521,6 +521,14 @@ fn every_committed_capture_decodes_without_panicking_in_a_debug_build() {
 fn a_decoded_segment_stays_small() {
     use std::mem::size_of;
     use tcpshake::decode::TcpSegment;
-    assert!(size_of::<TcpSegment<'_>>() <= 112, "{}", size_of::<TcpSegment<'_>>());
-    assert!(size_of::<Decoded<'_>>() <= 120, "{}", size_of::<Decoded<'_>>());
+    assert!(
+        size_of::<TcpSegment<'_>>() <= 112,
+        "{}",
+        size_of::<TcpSegment<'_>>()
+    );
+    assert!(
+        size_of::<Decoded<'_>>() <= 120,
+        "{}",
+        size_of::<Decoded<'_>>()
+    );
 }

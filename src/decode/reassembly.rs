@@ -215,8 +215,6 @@ pub struct Reassembler {
     out: Vec<u8>,
     events: Vec<FragmentEvent>,
     stats: ReassemblyStats,
-    /// The tunnels of the last datagram [`Reassembler::push`] completed.
-    last_tunnels: TunnelPath,
 }
 
 impl Default for Reassembler {
@@ -234,7 +232,6 @@ impl Reassembler {
             out: Vec::new(),
             events: Vec::new(),
             stats: ReassemblyStats::default(),
-            last_tunnels: TunnelPath::EMPTY,
         }
     }
 
@@ -252,13 +249,6 @@ impl Reassembler {
         self.bytes
     }
 
-    /// The tunnels around the datagram the last [`Reassembler::push`]
-    /// returned as `Complete`, outermost first (a reassembled segment keeps
-    /// only their key and depth).
-    pub fn last_tunnels(&self) -> &TunnelPath {
-        &self.last_tunnels
-    }
-
     /// Events since the last call, oldest first.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, FragmentEvent> {
         self.events.drain(..)
@@ -268,12 +258,23 @@ impl Reassembler {
     /// fragment). A segment of a completed datagram belongs to this frame:
     /// the one that made the datagram whole, as Wireshark attributes it.
     pub fn push<'r>(&'r mut self, frame: &Frame<'r>) -> Result<Reassembled<'r>, DecodeError> {
+        let mut tunnels = TunnelPath::EMPTY;
+        self.push_tunnelled(frame, &mut tunnels)
+    }
+
+    /// [`push`](Reassembler::push), also giving the tunnels around the
+    /// completed datagram in `tunnels` (outermost first): a segment keeps
+    /// only their key and depth.
+    pub fn push_tunnelled<'r>(
+        &'r mut self,
+        frame: &Frame<'r>,
+        tunnels: &mut TunnelPath,
+    ) -> Result<Reassembled<'r>, DecodeError> {
         self.expire(frame.ts);
         let wire_len = (frame.orig_len as usize).max(frame.data.len());
-        let mut tunnels = TunnelPath::EMPTY;
-        let seen = match super::walk_frame(frame.link_type, frame.data, wire_len, &mut tunnels)? {
+        *tunnels = TunnelPath::EMPTY;
+        let seen = match super::walk_frame(frame.link_type, frame.data, wire_len, tunnels)? {
             Walked::Done(d) => {
-                self.last_tunnels = tunnels;
                 return Ok(Reassembled::Complete(d));
             }
             Walked::Fragment(seen) => seen,
@@ -314,7 +315,7 @@ impl Reassembler {
         }
         let d = self.pending.entry(key).or_insert_with(|| Datagram {
             ip,
-            tunnels,
+            tunnels: *tunnels,
             first_frame: frame.number,
             last_frame: frame.number,
             first_ts: frame.ts,
@@ -370,15 +371,9 @@ impl Reassembler {
             ..d.ip
         };
         let out = &self.out[..];
-        self.last_tunnels = d.tunnels;
+        *tunnels = d.tunnels;
         Ok(
-            match walk::walk(
-                out,
-                At::Transport(p),
-                out.len(),
-                false,
-                &mut self.last_tunnels,
-            )? {
+            match walk::walk(out, At::Transport(p), out.len(), false, tunnels)? {
                 Walked::Done(decoded) => Reassembled::Complete(decoded),
                 // A fragment tunnelled inside a reassembled datagram: not followed further.
                 Walked::Fragment(_) => Reassembled::Complete(Decoded::Fragment),

@@ -5,7 +5,7 @@
 //! Numbers are relative (ISN = 0) unless a field says raw.
 
 use super::{Finding, FindingKind as K};
-use crate::decode::TcpFlags;
+use crate::decode::{IpAddress, TcpFlags};
 use crate::duration::HumanDuration;
 use crate::flow::Endpoint;
 use std::fmt::{self, Formatter};
@@ -193,6 +193,34 @@ pub enum Detail {
     AnalysisLimit {
         segments: usize,
     },
+    // ICMP errors quoting the connection.
+    IcmpFragNeeded {
+        reporter: IpAddress,
+        mtu: Option<u32>,
+        seq: i64,
+    },
+    IcmpUnreachable {
+        reporter: IpAddress,
+        what: &'static str,
+        seq: i64,
+    },
+    IcmpTtlExceeded {
+        reporter: IpAddress,
+        seq: i64,
+    },
+    // IP fragments.
+    FragmentOverlap {
+        first_frame: u64,
+        offset: u32,
+        discarded: bool,
+    },
+    FragmentsIncomplete {
+        first_frame: u64,
+        fragments: u32,
+        received: u32,
+        total: Option<u32>,
+        timeout: bool,
+    },
 }
 
 impl Detail {
@@ -239,6 +267,11 @@ impl Detail {
             D::DataBeyondWindow { .. } => K::DataBeyondWindow,
             D::WindowShrink { .. } => K::WindowShrink,
             D::AnalysisLimit { .. } => K::AnalysisLimit,
+            D::IcmpFragNeeded { .. } => K::IcmpFragNeeded,
+            D::IcmpUnreachable { .. } => K::IcmpUnreachable,
+            D::IcmpTtlExceeded { .. } => K::IcmpTtlExceeded,
+            D::FragmentOverlap { .. } => K::FragmentOverlap,
+            D::FragmentsIncomplete { .. } => K::FragmentsIncomplete,
         }
     }
 }
@@ -522,5 +555,60 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
             f,
             "{segments} unacknowledged segments from the {from}: the analysis stops remembering more, at frame {frame}"
         ),
+        D::IcmpFragNeeded { reporter, mtu, seq } => {
+            write!(f, "fragmentation needed")?;
+            if let Some(mtu) = mtu {
+                write!(f, ", MTU {mtu}")?;
+            }
+            write!(
+                f,
+                ", at frame {frame}: {reporter} could not forward the {from}'s segment at seq {seq}"
+            )
+        }
+        D::IcmpUnreachable {
+            reporter,
+            what,
+            seq,
+        } => write!(
+            f,
+            "{what} unreachable from {reporter} at frame {frame}, about the {from}'s segment at seq {seq}"
+        ),
+        D::IcmpTtlExceeded { reporter, seq } => write!(
+            f,
+            "time to live exceeded at {reporter}, at frame {frame}, for the {from}'s segment at seq {seq}"
+        ),
+        D::FragmentOverlap {
+            first_frame,
+            offset,
+            discarded,
+        } => write!(
+            f,
+            "fragments of one datagram (first at frame {first_frame}) carry different bytes at offset {offset}, at frame {frame}; {}",
+            if discarded {
+                "the datagram was discarded (RFC 5722)"
+            } else {
+                "the bytes that came first were kept"
+            }
+        ),
+        D::FragmentsIncomplete {
+            first_frame,
+            fragments,
+            received,
+            total,
+            timeout,
+        } => {
+            write!(
+                f,
+                "a datagram of {fragments} fragments (frames {first_frame}–{frame}) never became whole: {received} bytes received"
+            )?;
+            if let Some(t) = total {
+                write!(f, " of {t}")?;
+            }
+            f.write_str(if timeout {
+                ", the rest did not come within the timeout"
+            } else {
+                " when the capture ended"
+            })
+        }
     }
 }

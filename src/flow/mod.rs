@@ -9,7 +9,7 @@ pub use endpoint::Endpoint;
 pub use tracker::{Limits, PreviousUse, Settings, Tracker};
 
 use crate::capture::Timestamp;
-use crate::decode::{IpAddress, TcpSegment};
+use crate::decode::{IpAddress, TcpSegment, TunnelKey};
 use rustc_hash::FxHashMap;
 
 /// A connection's 4-tuple, the same in both directions.
@@ -22,6 +22,9 @@ pub struct FlowKey {
     hi: u128,
     /// Port of `lo` in the high half, of `hi` in the low half.
     ports: u32,
+    /// The virtual network ([`crate::decode::TunnelKey`]; 0 for none): the
+    /// same inner addresses in two VNIs or GRE keys are two connections.
+    tunnel: u64,
 }
 
 #[inline]
@@ -35,7 +38,16 @@ fn addr_bits(a: IpAddress) -> u128 {
 impl FlowKey {
     #[inline]
     pub fn of(seg: &TcpSegment<'_>) -> FlowKey {
-        Self::from_endpoints((seg.src, seg.src_port), (seg.dst, seg.dst_port))
+        Self::from_endpoints((seg.src, seg.src_port), (seg.dst, seg.dst_port)).in_tunnel(seg.tunnel)
+    }
+
+    /// The same 4-tuple inside the virtual network `tunnel`.
+    #[inline]
+    pub fn in_tunnel(self, tunnel: TunnelKey) -> FlowKey {
+        FlowKey {
+            tunnel: tunnel.0,
+            ..self
+        }
     }
 
     #[inline]
@@ -47,6 +59,7 @@ impl FlowKey {
             lo: lo.0,
             hi: hi.0,
             ports: ((lo.1 as u32) << 16) | hi.1 as u32,
+            tunnel: 0,
         }
     }
 }
@@ -156,13 +169,14 @@ impl<S: Settings> FlowTable<S> {
     }
 
     /// Feeds one segment; connections that end are handed to `emit`.
+    /// Returns the connection the segment opened, if it opened one.
     pub fn segment(
         &mut self,
         frame: u64,
         ts: Timestamp,
         seg: &TcpSegment<'_>,
         emit: &mut dyn FnMut(Box<S::Conn>),
-    ) {
+    ) -> Option<&mut S::Conn> {
         self.maybe_sweep(ts, emit);
         let key = FlowKey::of(seg);
         // One hash lookup on the common path: the segment joins its connection.
@@ -170,7 +184,7 @@ impl<S: Settings> FlowTable<S> {
         if let Some(conn) = self.live.get_mut(&key) {
             if !ends_before(&self.config, conn.as_ref(), seg, ts) {
                 conn.process(frame, ts, seg);
-                return;
+                return None;
             }
             if let Some(old) = self.live.remove(&key) {
                 previous = Some(old.previous_use());
@@ -196,7 +210,12 @@ impl<S: Settings> FlowTable<S> {
             &self.settings,
         ));
         conn.process(frame, ts, seg);
-        self.live.insert(key, conn);
+        Some(self.live.entry(key).insert_entry(conn).into_mut())
+    }
+
+    /// The live connection on `key`.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut S::Conn> {
+        self.live.get_mut(key).map(|c| c.as_mut())
     }
 
     fn remember(&mut self, key: FlowKey, conn: &S::Conn) {

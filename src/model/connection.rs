@@ -3,6 +3,7 @@
 //! `report`, `check` and `ladder` read.
 
 use crate::capture::Timestamp;
+use crate::decode::TunnelPath;
 use crate::findings::{ALL_KINDS, Finding, FindingKind, KIND_COUNT, WS_ITEMS};
 use crate::flow::Endpoint;
 use serde::{Serialize, Serializer};
@@ -304,6 +305,10 @@ pub struct ConnectionReport {
     /// The table was full and this connection was ended early (`--max-connections`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub evicted: bool,
+    /// The tunnels the connection was carried in, innermost first (e.g.
+    /// `["vxlan:vni=42", "ipv4:10.0.0.1→10.0.0.2"]`); omitted when none.
+    #[serde(skip_serializing_if = "TunnelPath::is_empty")]
+    pub tunnel: TunnelPath,
 }
 
 fn is_zero(v: &u64) -> bool {

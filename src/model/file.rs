@@ -48,6 +48,27 @@ pub struct FileReport {
     pub last_ts: Option<Timestamp>,
     pub connections: u64,
     pub evicted_connections: u64,
+    /// Fragmented datagrams put back together (their segments count in
+    /// `tcp_segments`, at the frame that completed them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reassembled_datagrams: u64,
+    /// Datagrams whose fragments overlapped with different bytes
+    /// (`fragment_overlap`, RFC 5722).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fragment_overlaps: u64,
+    /// Datagrams that never became whole (`fragments_incomplete`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fragments_incomplete: u64,
+    /// ICMP errors quoting a TCP segment (not segments themselves: counted
+    /// in `non_tcp`), and those that quoted no connection of the capture.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub icmp_errors: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub icmp_errors_unmatched: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl FileReport {
@@ -72,6 +93,11 @@ impl FileReport {
             last_ts: None,
             connections: 0,
             evicted_connections: 0,
+            reassembled_datagrams: 0,
+            fragment_overlaps: 0,
+            fragments_incomplete: 0,
+            icmp_errors: 0,
+            icmp_errors_unmatched: 0,
         }
     }
 
