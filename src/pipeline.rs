@@ -150,11 +150,18 @@ impl Pipeline {
                 mtu: e.mtu,
                 seq: 0,
             },
-            IcmpKind::PortUnreachable => unreachable_detail(e, "port"),
-            IcmpKind::AdminProhibited => unreachable_detail(e, "administratively prohibited:"),
-            IcmpKind::Unreachable => {
-                unreachable_detail(e, if e.code == 0 { "network" } else { "host" })
+            IcmpKind::PortUnreachable => unreachable_detail(e, "port unreachable"),
+            IcmpKind::AdminProhibited => {
+                unreachable_detail(e, "communication administratively prohibited")
             }
+            IcmpKind::Unreachable => unreachable_detail(
+                e,
+                if e.code == 0 {
+                    "network unreachable"
+                } else {
+                    "host unreachable"
+                },
+            ),
             IcmpKind::TimeExceeded => Detail::IcmpTtlExceeded {
                 reporter: e.reporter,
                 seq: 0,

@@ -571,7 +571,7 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
             seq,
         } => write!(
             f,
-            "{what} unreachable from {reporter} at frame {frame}, about the {from}'s segment at seq {seq}"
+            "{what}, from {reporter} at frame {frame}, about the {from}'s segment at seq {seq}"
         ),
         D::IcmpTtlExceeded { reporter, seq } => write!(
             f,

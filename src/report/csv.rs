@@ -23,7 +23,7 @@ impl<W: Write> CsvReporter<W> {
             self.header_written = true;
             writeln!(
                 self.out,
-                "id,file,client,server,first_frame,last_frame,start,duration,handshake,close,closed_by,client_state,server_state,conn_state,history,completeness,client_packets,server_packets,client_payload_bytes,server_payload_bytes,syn_to_synack,synack_to_ack,errors,warnings,infos,findings"
+                "id,file,client,server,first_frame,last_frame,start,duration,handshake,close,closed_by,client_state,server_state,conn_state,history,completeness,client_packets,server_packets,client_payload_bytes,server_payload_bytes,syn_to_synack,synack_to_ack,errors,warnings,infos,findings,tunnel"
             )?;
         }
         Ok(())
@@ -57,9 +57,10 @@ impl<W: Write> Reporter for CsvReporter<W> {
             .iter()
             .map(|f| format!("{}@{}", f.kind.id(), f.frame))
             .collect();
+        let tunnel: Vec<String> = c.tunnel.labels().map(|l| l.to_string()).collect();
         writeln!(
             self.out,
-            "{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.id,
             quote(&c.file),
             quote(&c.client.to_string()),
@@ -85,7 +86,8 @@ impl<W: Write> Reporter for CsvReporter<W> {
             count(Severity::Error),
             count(Severity::Warning),
             count(Severity::Info),
-            quote(&kinds.join(";"))
+            quote(&kinds.join(";")),
+            quote(&tunnel.join(";"))
         )
     }
 

@@ -146,6 +146,9 @@ pub fn connection_block(c: &ConnectionReport) -> String {
             &c.history
         },
     );
+    if !c.tunnel.is_empty() {
+        s.push_str(&format!("    tunnel: {}\n", c.tunnel));
+    }
     if let Some(rtt) = c.handshake_rtt.syn_to_synack {
         s.push_str(&format!(
             "    handshake RTT: SYN→SYN-ACK {}",
