@@ -154,6 +154,8 @@ catalogue! {
         "a segment without ACK after synchronization (only RST may omit it)";
     InvalidFlags => "invalid_flags", Error, None, false, false,
         "an impossible flag combination: SYN+FIN, SYN+RST, FIN+RST, no flags, or FIN+PSH+URG without ACK";
+    ScanProbe => "scan_probe", Warning, None, false, false,
+        "a segment without SYN, ACK or RST outside any connection (FIN, PSH, no flags, FIN+PSH+URG): a stealth port-scan probe";
     SynRetransmission => "syn_retransmission", Warning, None, false, false,
         "the SYN was sent again with the same ISN";
     SynackRetransmission => "synack_retransmission", Warning, None, false, false,

@@ -118,6 +118,9 @@ pub enum Detail {
         what: &'static str,
         flags: TcpFlags,
     },
+    ScanProbe {
+        flags: TcpFlags,
+    },
     AckNonzeroWithoutAckFlag {
         flags: TcpFlags,
         ack_raw: u32,
@@ -247,6 +250,7 @@ impl Detail {
             }
             D::MissingAckFlag { .. } => K::MissingAckFlag,
             D::InvalidFlags { .. } => K::InvalidFlags,
+            D::ScanProbe { .. } => K::ScanProbe,
             D::AckNonzeroWithoutAckFlag { .. } => K::AckNonzeroWithoutAckFlag,
             D::PortReuse { .. } => K::PortReuse,
             D::TimeWaitReuse { .. } => K::TimeWaitReuse,
@@ -443,6 +447,10 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
         D::MissingAckFlag { flags } => write!(
             f,
             "expected the ACK flag on every segment after synchronization, saw [{flags}] from the {from} at frame {frame}"
+        ),
+        D::ScanProbe { flags } => write!(
+            f,
+            "[{flags}] without SYN, ACK or RST from the {from} at frame {frame}, outside any connection: a port-scan probe"
         ),
         D::InvalidFlags { what, flags } => write!(
             f,

@@ -341,6 +341,13 @@ impl Connection {
         }
         self.count_wireshark_items(seg, from);
 
+        if !f.ack() && !f.syn() && !f.rst() && self.outside_any_connection() {
+            // FIN, PSH, no flags, FIN+PSH+URG (Xmas): stealth port-scan probes
+            // (RFC 9293 §3.10.7.1 makes a closed port answer them with RST).
+            // Alike whatever their flags, and no connection's state is moved.
+            self.push(Finding::new(frame, from, D::ScanProbe { flags: f }));
+            return;
+        }
         if let Some(what) = invalid_combination(f) {
             self.push(
                 Finding::new(frame, from, D::InvalidFlags { what, flags: f })
@@ -492,6 +499,14 @@ impl Connection {
     /// Records the tunnels the connection's first segment came through.
     pub fn set_tunnels(&mut self, path: &TunnelPath) {
         self.tunnels = (!path.is_empty()).then(|| Box::new(*path));
+    }
+
+    /// Nothing so far shows a connection: no SYN and no ACK from either side.
+    fn outside_any_connection(&self) -> bool {
+        self.c.isn.is_none()
+            && self.s.isn.is_none()
+            && self.c.max_ack.is_none()
+            && self.s.max_ack.is_none()
     }
 
     /// `seq` of a segment `side` sent, relative to that side's base (signed:
