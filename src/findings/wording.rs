@@ -161,9 +161,13 @@ pub enum Detail {
         saw: u32,
         bytes: i32,
     },
+    /// Relative numbers, signed: an ack behind the base stays negative.
     AckedUnseen {
-        ack: u32,
-        seen: u32,
+        ack: i32,
+        /// Just past the peer's highest byte seen.
+        seen: i32,
+        /// Where the peer's bytes stop being seen without a gap.
+        from: i32,
     },
     DuplicateAck {
         count: i32,
@@ -514,10 +518,23 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
             f,
             "expected seq {expected} next, saw {saw}: {bytes} bytes from the {from} were not captured, at frame {frame}"
         ),
-        D::AckedUnseen { ack, seen } => write!(
-            f,
-            "the {from} acknowledges {ack}, but the {other}'s bytes were seen only up to {seen}, at frame {frame}"
-        ),
+        D::AckedUnseen {
+            ack,
+            seen,
+            from: start,
+        } => {
+            if ack > seen {
+                write!(
+                    f,
+                    "the {from} acknowledges {ack}, but the {other}'s bytes were seen only up to {seen}: {seen}–{ack} never appeared in the capture, at frame {frame}"
+                )
+            } else {
+                write!(
+                    f,
+                    "the {from} acknowledges {ack}, but not all of the {other}'s bytes {start}–{ack} appeared in the capture (some were missed before later ones), at frame {frame}"
+                )
+            }
+        }
         D::DuplicateAck {
             count,
             ack,
