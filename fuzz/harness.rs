@@ -8,12 +8,13 @@
 
 use std::io::Cursor;
 use std::path::Path;
-use std::sync::Arc;
 use tcpshake::capture::{self, CaptureSummary, DamagedRegion, Frame, FrameSink, Timestamp};
-use tcpshake::check::{CountRange, FailOn, Policy};
+use tcpshake::check::{CountRange, FailOn, Gate, Policy};
 use tcpshake::decode::{self, Decoded};
-use tcpshake::flow::FlowTable;
 use tcpshake::judge::Config;
+use tcpshake::model::Summary;
+use tcpshake::model::connection::ConnectionReport;
+use tcpshake::pipeline::Pipeline;
 
 /// The targets, by the name of their fuzz binary and regression folder.
 pub const TARGETS: [&str; 4] = ["reader", "decoder", "pipeline", "policy"];
@@ -118,29 +119,52 @@ pub fn decoder(data: &[u8]) {
     }
 }
 
-/// Reader, decoder, flow table and judge on a file's bytes.
+/// Reader, decoder, flow table and judge on a file's bytes, through the
+/// driver every command uses ([`Pipeline`]), with the default policy and the
+/// summary applied to each connection as `check` and `analyze` apply them.
 pub fn pipeline(data: &[u8]) {
-    let mut table = FlowTable::new(Config::default(), 1);
-    let file: Arc<str> = "fuzz".into();
+    let mut pipeline = Pipeline::new(Config::default(), 1, "fuzz");
+    let mut gate = Gate::new(Policy::default());
+    let mut summary = Summary::default();
     let mut connections = 0u64;
-    let mut segments = 0u64;
-    let mut emit = |c: Box<tcpshake::judge::Connection>| {
-        let report = c.finish(&file);
-        assert!(report.id >= 1);
+    let mut frames = 0u64;
+    let mut out = |c: ConnectionReport| {
+        assert!(c.id >= 1);
+        assert!(
+            c.first_frame <= c.last_frame,
+            "a connection ends before it starts"
+        );
+        let listed: u64 = c.findings.iter().map(|f| f.count).sum();
+        assert!(c.finding_counts().iter().map(|(_, n)| n).sum::<u64>() >= listed);
+        summary.add(&c);
+        let _ = gate.judge(&c);
         connections += 1;
     };
     let result = {
         let mut sink = |frame: &Frame<'_>| {
-            if let Ok(Decoded::Tcp(seg)) = decode::decode_frame(frame) {
-                segments += 1;
-                table.segment(frame.number, frame.ts, &seg, &mut emit);
-            }
+            frames += 1;
+            pipeline.frame(frame, &mut out);
         };
         capture::read_capture(Path::new("fuzz"), Cursor::new(data.to_vec()), &mut sink)
     };
-    table.finish_all(&mut emit);
-    if result.is_ok() {
-        assert!(connections <= segments, "more connections than segments");
+    pipeline.finish(&mut out);
+    assert_eq!(pipeline.live(), 0, "connections left open after finish");
+    let report = pipeline.into_report();
+    assert_eq!(report.connections, connections);
+    assert_eq!(summary.connections, connections);
+    assert_eq!(gate.judged(), connections);
+    let unsupported: u64 = report.unsupported_link_types.values().sum();
+    assert_eq!(
+        report.tcp_segments + report.non_tcp + report.decode_error_count + unsupported,
+        frames,
+        "every frame is counted once"
+    );
+    assert!(
+        connections <= report.tcp_segments,
+        "more connections than segments"
+    );
+    if let Ok(s) = result {
+        assert_eq!(s.frames, frames + s.bad_frame_count);
     }
 }
 

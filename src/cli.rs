@@ -4,7 +4,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use tcpshake::check::PolicyFlags;
-use tcpshake::duration::parse_duration;
+use tcpshake::duration::{parse_duration, parse_positive_duration};
+use tcpshake::filter::FilterArgs;
 use tcpshake::judge::Config;
 
 #[derive(Parser)]
@@ -32,6 +33,22 @@ pub enum Command {
     /// Capture from a network interface and judge connections as they finish.
     #[cfg(feature = "live")]
     Live(Box<LiveArgs>),
+    /// Capture from a network interface (this build has no live capture: see the message).
+    #[cfg(not(feature = "live"))]
+    #[command(disable_help_flag = true)]
+    Live {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
+    /// Print the JSON Schema of every JSON output (docs/schema.json).
+    Schema,
+    /// Print a shell completion script: `tcpshake completions bash > /etc/bash_completion.d/tcpshake`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `tcpshake man > tcpshake.1`.
+    Man,
 }
 
 #[cfg(feature = "live")]
@@ -44,8 +61,9 @@ pub enum LiveFormat {
 #[cfg(feature = "live")]
 #[derive(Args)]
 pub struct LiveArgs {
-    /// Interface to capture on (`--list` shows them).
-    #[arg(short, long, value_name = "IFACE", required_unless_present = "list")]
+    /// Interface to capture on (`--list` shows them); by default the one
+    /// tcpdump picks (the first up, non-loopback interface).
+    #[arg(short, long, value_name = "IFACE")]
     pub interface: Option<String>,
     /// List the interfaces and exit.
     #[arg(long)]
@@ -54,10 +72,10 @@ pub struct LiveArgs {
     #[arg(short, long, value_name = "BPF")]
     pub filter: Option<String>,
     /// Stop after this long (e.g. 30s). Ctrl-C also stops.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
     pub duration: Option<i64>,
-    /// Stop after this many packets.
-    #[arg(long, value_name = "N")]
+    /// Stop after this many packets (tcpdump's -c).
+    #[arg(short = 'c', long, value_name = "N")]
     pub count: Option<u64>,
     /// Save what was captured as pcap (replay it with `tcpshake analyze`).
     #[arg(short, long, value_name = "FILE")]
@@ -84,23 +102,25 @@ pub enum LadderFormat {
 
 #[derive(Args)]
 pub struct LadderArgs {
-    /// Capture file.
+    /// Capture file; - reads standard input.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The connection with this id (as `analyze` numbers them).
     #[arg(long, value_name = "ID")]
     pub conn: Option<u64>,
     /// Connections whose client is this ip:port ([v6]:port for IPv6).
-    #[arg(long, value_name = "IP:PORT")]
-    pub client: Option<String>,
+    #[arg(long, value_name = "IP:PORT", value_parser = tcpshake::ladder::parse_endpoint)]
+    pub client: Option<std::net::SocketAddr>,
     /// Connections whose server is this ip:port.
-    #[arg(long, value_name = "IP:PORT")]
-    pub server: Option<String>,
+    #[arg(long, value_name = "IP:PORT", value_parser = tcpshake::ladder::parse_endpoint)]
+    pub server: Option<std::net::SocketAddr>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: LadderFormat,
     /// Draw every segment instead of folding the data transfer.
     #[arg(long)]
     pub full: bool,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -134,6 +154,8 @@ pub struct CheckArgs {
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
     pub tracking: TrackingArgs,
 }
 
@@ -156,17 +178,37 @@ pub struct PolicyArgs {
     #[arg(long, value_delimiter = ',', value_name = "VERDICT")]
     pub expect_close: Vec<String>,
     /// Fail a connection whose SYN → SYN-ACK → ACK took longer (e.g. 200ms, 1.5s).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_positive_duration, value_name = "DURATION")]
     pub max_handshake_rtt: Option<i64>,
-    /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX.
+    /// The number of judged connections: N, MIN..MAX, MIN.. or ..MAX. Without
+    /// it a capture in which no connection was judged fails; 0 or 0.. allows that.
     #[arg(long, value_name = "N|MIN..MAX")]
     pub expect_connections: Option<String>,
-    /// Judge only connections with this port at either end. Repeatable.
-    #[arg(long, value_delimiter = ',', value_name = "PORT")]
-    pub port: Vec<u16>,
-    /// Judge only connections with this host at either end. Repeatable.
-    #[arg(long, value_delimiter = ',', value_name = "IP")]
-    pub host: Vec<String>,
+    /// Judge a capture with damage in the middle on what could be read past
+    /// it, instead of failing it as unreadable (exit 2).
+    #[arg(long)]
+    pub accept_damaged: bool,
+    /// Fail a capture in which more than this share of frames could not be
+    /// decoded (default 1).
+    #[arg(long, value_name = "PERCENT")]
+    pub max_decode_errors: Option<f64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TimeArg {
+    Iso,
+    Epoch,
+    Relative,
+}
+
+impl From<TimeArg> for tcpshake::report::TimeFormat {
+    fn from(t: TimeArg) -> Self {
+        match t {
+            TimeArg::Iso => Self::Iso,
+            TimeArg::Epoch => Self::Epoch,
+            TimeArg::Relative => Self::Relative,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -185,23 +227,31 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
-    /// In the table, list every connection, not only those with findings.
+    /// In the table, list every connection, not only failed ones and those with findings.
     #[arg(long)]
     pub all: bool,
+    /// How the table prints times: ISO 8601 UTC, epoch seconds, or seconds
+    /// since the first connection listed. JSON has both epoch and ISO fields.
+    #[arg(long, value_enum, default_value = "iso", value_name = "FORMAT")]
+    pub time: TimeArg,
+    #[command(flatten)]
+    pub filter: FilterArgs,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
 
+/// Connection-tracking settings: the defaults suit almost every capture.
 #[derive(Args)]
+#[command(next_help_heading = "Expert")]
 pub struct TrackingArgs {
     /// A connection silent this long (capture time) ends.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5m", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub idle_timeout: i64,
     /// How long a closed connection lingers for late segments.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub close_timeout: i64,
     /// An unanswered SYN ends this long after its last retransmission.
-    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub attempt_timeout: i64,
     /// Maximum segment lifetime; a SYN within 2·MSL of a close is a TIME-WAIT reuse.
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
@@ -251,8 +301,10 @@ impl PolicyArgs {
             expect_close: self.expect_close.clone(),
             max_handshake_rtt: self.max_handshake_rtt,
             expect_connections: self.expect_connections.clone(),
-            port: self.port.clone(),
-            host: self.host.clone(),
+            port: Vec::new(),
+            host: Vec::new(),
+            accept_damaged: self.accept_damaged,
+            max_decode_errors: self.max_decode_errors,
         }
     }
 }

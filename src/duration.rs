@@ -26,34 +26,48 @@ pub fn human_duration(secs: f64) -> String {
     HumanDuration(secs).to_string()
 }
 
-/// Parses a duration into nanoseconds. A bare number is seconds.
+/// Parses a duration into nanoseconds: `200ms`, `1.5s`, `5m30s`, `1h 2m`,
+/// `30us`. Flags and policy files take the same forms. A unit is required:
+/// a bare `5` could be seconds or milliseconds, so it is refused.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let t = s.trim();
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("'{s}' needs a unit: {t}s, {t}ms …"));
+    }
+    // One decimal number with a unit (`1.5s`), which humantime does not take …
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (try 200ms, 1.5s, 5m)"))?;
     let scale = match unit.trim() {
-        "" | "s" | "sec" => 1e9,
-        "ms" => 1e6,
-        "us" | "µs" => 1e3,
-        "ns" => 1.0,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        other => {
-            return Err(format!(
-                "'{s}': unknown unit '{other}' (use ns, us, ms, s, m or h)"
-            ));
-        }
+        "s" | "sec" => Some(1e9),
+        "ms" => Some(1e6),
+        "us" | "µs" => Some(1e3),
+        "ns" => Some(1.0),
+        "m" | "min" => Some(60e9),
+        "h" => Some(3600e9),
+        _ => None,
     };
-    let nanos = value * scale;
-    if !nanos.is_finite() || nanos < 0.0 || nanos > i64::MAX as f64 {
-        return Err(format!("'{s}' is out of range"));
+    if let (Some(scale), Ok(value)) = (scale, num.parse::<f64>()) {
+        let nanos = value * scale;
+        if !nanos.is_finite() || nanos < 0.0 || nanos > i64::MAX as f64 {
+            return Err(format!("'{s}' is out of range"));
+        }
+        return Ok(nanos.round() as i64);
     }
-    Ok(nanos.round() as i64)
+    // … and compound durations (`5m30s`, `1h 2m`) by humantime.
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("'{s}' is not a duration ({e}; try 200ms, 1.5s, 5m30s)"))?;
+    i64::try_from(d.as_nanos()).map_err(|_| format!("'{s}' is out of range"))
+}
+
+/// [`parse_duration`] for settings where zero makes no sense (a timeout of
+/// zero would end every connection at its first packet).
+pub fn parse_positive_duration(s: &str) -> Result<i64, String> {
+    match parse_duration(s)? {
+        0 => Err(format!("'{s}': must be more than zero")),
+        n => Ok(n),
+    }
 }
 
 #[cfg(test)]
@@ -65,8 +79,13 @@ mod tests {
         assert_eq!(parse_duration("200ms"), Ok(200_000_000));
         assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
         assert_eq!(parse_duration("5m"), Ok(300_000_000_000));
-        assert_eq!(parse_duration("2"), Ok(2_000_000_000));
+        assert_eq!(parse_duration("5m30s"), Ok(330_000_000_000));
+        assert_eq!(parse_duration("1h 2m"), Ok(3_720_000_000_000));
+        assert_eq!(parse_duration("0s"), Ok(0));
+        assert!(parse_duration("2").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("3 parsecs").is_err());
+        assert!(super::parse_positive_duration("0s").is_err());
+        assert!(super::parse_positive_duration("0ms").is_err());
     }
 }

@@ -13,8 +13,10 @@
 
 pub mod capture;
 pub mod check;
+pub mod community_id;
 pub mod decode;
 pub mod duration;
+pub mod filter;
 pub mod findings;
 pub mod flow;
 pub mod judge;
@@ -24,4 +26,5 @@ pub mod model;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod schema;
 pub mod seq;

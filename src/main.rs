@@ -4,7 +4,7 @@
 mod cli;
 
 use anyhow::Result;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cli::{AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut reporter: Box<dyn Reporter> = match args.format {
-        Format::Table => Box::new(TableReporter::new(out, args.all)),
+        Format::Table => Box::new(TableReporter::new(out, args.all, args.time.into())),
         Format::Json => Box::new(JsonReporter::new(out)),
         Format::Jsonl => Box::new(JsonlReporter::new(out)),
         Format::Csv => Box::new(CsvReporter::new(out)),
@@ -26,6 +26,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let all_read = pipeline::analyze_files(
         &args.files,
         &config,
+        &args.filter.filter(),
         reporter.as_mut(),
         &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
         &mut |message| eprintln!("tcpshake: {message}"),
@@ -35,13 +36,29 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
 
 fn run_check(args: CheckArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
-    let policy = args.policy.flags().build()?;
+    let flags = args.policy.flags();
+    let policy = flags.build()?;
+    if let Some(file) = flags.file().filter(|_| !args.quiet) {
+        eprintln!("tcpshake: policy {}", file.display());
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let verdicts = check::check_files(&args.files, &config, &policy, jobs);
-    for v in verdicts.iter().filter(|v| v.status == Status::Error) {
-        eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+    let verdicts = check::check_files(&args.files, &config, &args.filter.filter(), &policy, jobs);
+    for v in &verdicts {
+        // An unreadable file is in the report; said on stderr only when no
+        // report is printed.
+        if v.status == Status::Error && args.quiet {
+            eprintln!("tcpshake: {}", v.error.as_deref().unwrap_or("unreadable"));
+        }
+        let evicted = tcpshake::model::file::eviction_warning(
+            &v.path,
+            v.evicted_connections,
+            config.max_connections,
+        );
+        if let Some(w) = evicted {
+            eprintln!("tcpshake: warning: {w}");
+        }
     }
     let mut out = io::stdout().lock();
     match args.format {
@@ -55,8 +72,9 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         )?,
         CheckFormat::Json => check::write_json(&mut out, &verdicts)?,
     }
+    // GitHub reads workflow commands from stderr too; stdout stays machine output.
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        let _ = check::write_annotations(&mut out, &verdicts);
+        let _ = check::write_annotations(&mut io::stderr().lock(), &verdicts);
     }
     if let Some(path) = &args.junit {
         let written = std::fs::File::create(path).and_then(|f| {
@@ -95,14 +113,39 @@ fn run_ladder(args: LadderArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
     let select = Selection {
         id: args.conn,
-        client: args.client.clone(),
-        server: args.server.clone(),
+        client: args.client,
+        server: args.server,
     };
-    let ladders = ladder::ladders(&args.file, &config, &|c| select.matches(c), args.full, &[])?;
+    // The ladder reads its input twice: standard input is spooled to a
+    // temporary file first.
+    let spool;
+    let path = if args.file.as_os_str() == "-" {
+        let mut f = tempfile::NamedTempFile::new()?;
+        io::copy(&mut io::stdin().lock(), &mut f)?;
+        f.flush()?;
+        spool = f;
+        spool.path().to_path_buf()
+    } else {
+        args.file.clone()
+    };
+    let filter = args.filter.filter();
+    let mut ladders = ladder::ladders(
+        &path,
+        &config,
+        &filter,
+        &|c| select.matches(c),
+        args.full,
+        &[],
+    )?;
+    if args.file.as_os_str() == "-" {
+        for l in &mut ladders {
+            l.report.file = "-".into();
+        }
+    }
     if ladders.is_empty() {
         let f = args.file.display();
-        let why = format!("{f}: no connection matches; `tcpshake analyze --all {f}` lists them");
-        return Err(Usage(why).into());
+        eprintln!("tcpshake: {f}: no connection matches; `tcpshake analyze --all {f}` lists them");
+        return Ok(ExitCode::from(1));
     }
     let o = text_options();
     let mut out = io::stdout().lock();
@@ -135,7 +178,10 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
         false => None,
     };
     let opts = LiveOptions {
-        interface: args.interface.clone().unwrap_or_default(),
+        interface: match args.interface.clone() {
+            Some(i) => i,
+            None => live::default_interface()?,
+        },
         filter: args.filter.clone(),
         duration: args
             .duration
@@ -175,6 +221,9 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
     if let Some(w) = status.drop_warning() {
         eprintln!("tcpshake: {w}");
     }
+    if let Some(w) = status.eviction_warning(&opts.interface, config.max_connections) {
+        eprintln!("tcpshake: {w}");
+    }
     let Some(gate) = report.gate() else {
         return Ok(ExitCode::SUCCESS);
     };
@@ -182,6 +231,13 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
         eprintln!("tcpshake: FAIL {}", v.message);
     }
     Ok(ExitCode::from(if gate.passed() { 0 } else { 1 }))
+}
+
+fn print_schema() -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &tcpshake::schema::schema())?;
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A wrong command line, policy or selection: its message, and exit code 2.
@@ -196,6 +252,23 @@ fn main() -> ExitCode {
         Command::Ladder(args) => run_ladder(args),
         #[cfg(feature = "live")]
         Command::Live(args) => run_live(*args),
+        #[cfg(not(feature = "live"))]
+        Command::Live { .. } => Err(Usage(
+            "this build has no live capture: build with `cargo build --release --features live` \
+(needs libpcap: `apt install libpcap-dev`), or capture with tcpdump -w and run `tcpshake analyze`"
+                .into(),
+        )
+        .into()),
+        Command::Schema => print_schema(),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "tcpshake", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     result.unwrap_or_else(|e| {
         match e.downcast_ref::<io::Error>() {

@@ -10,6 +10,7 @@ use crate::decode::{
     self, DecodeError, Decoded, FragmentEvent, IcmpError, IcmpKind, Reassembled, Reassembler,
     TunnelPath,
 };
+use crate::filter::Filter;
 use crate::findings::{Detail, Finding, Side};
 use crate::flow::{Endpoint, FlowKey, FlowTable};
 use crate::judge::{Config, Connection};
@@ -34,6 +35,8 @@ pub struct Pipeline {
     connections: u64,
     /// Puts IP fragments back together; holds memory only while fragments wait.
     reassembler: Reassembler,
+    /// Connections it rejects are judged and counted, but not handed out.
+    filter: Filter,
 }
 
 impl Pipeline {
@@ -45,16 +48,23 @@ impl Pipeline {
             tally: FileReport::new(source.to_string()),
             connections: 0,
             reassembler: Reassembler::default(),
+            filter: Filter::default(),
         }
+    }
+
+    /// Hands out only the connections `filter` keeps.
+    pub fn with_filter(mut self, filter: Filter) -> Pipeline {
+        self.filter = filter;
+        self
     }
 
     /// Feeds one frame; connections that end because of it go to `out`.
     #[inline]
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(ConnectionReport)) {
-        if self.tally.first_ts.is_none() {
-            self.tally.first_ts = Some(frame.ts);
+        if self.tally.start.is_none() {
+            self.tally.start = Some(frame.ts);
         }
-        self.tally.last_ts = Some(frame.ts);
+        self.tally.end = Some(frame.ts);
         match decode::decode_frame(frame) {
             Ok(Decoded::Fragment) => self.fragment(frame, out),
             decoded => self.decoded(frame, decoded, None, out),
@@ -75,7 +85,13 @@ impl Pipeline {
         match decoded {
             Ok(Decoded::Tcp(seg)) => {
                 tally.tcp_segments += 1;
-                let mut emit = emitter(&self.source, &mut self.connections, out);
+                let start = tally.start;
+                let mut emit = emitter(
+                    &self.source,
+                    &mut self.connections,
+                    (&self.filter, start),
+                    out,
+                );
                 if let Some(conn) = self.table.segment(frame.number, frame.ts, &seg, &mut emit)
                     && seg.tunnel_depth > 0
                 {
@@ -205,7 +221,13 @@ impl Pipeline {
     /// Ends the connections whose timeouts passed by `now`, though no frame
     /// arrived: a live capture on a quiet interface.
     pub fn expire(&mut self, now: Timestamp, out: &mut dyn FnMut(ConnectionReport)) {
-        let mut emit = emitter(&self.source, &mut self.connections, out);
+        let start = self.tally.start;
+        let mut emit = emitter(
+            &self.source,
+            &mut self.connections,
+            (&self.filter, start),
+            out,
+        );
         self.table.expire(now, &mut emit);
     }
 
@@ -213,7 +235,13 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut dyn FnMut(ConnectionReport)) {
         self.reassembler.finish();
         self.fragment_events();
-        let mut emit = emitter(&self.source, &mut self.connections, out);
+        let start = self.tally.start;
+        let mut emit = emitter(
+            &self.source,
+            &mut self.connections,
+            (&self.filter, start),
+            out,
+        );
         self.table.finish_all(&mut emit);
     }
 
@@ -234,6 +262,11 @@ impl Pipeline {
     /// Connections handed out so far.
     pub fn connections(&self) -> u64 {
         self.connections
+    }
+
+    /// Connections ended early so far because the flow table was full.
+    pub fn evicted(&self) -> u64 {
+        self.table.evicted
     }
 
     /// Connections open now.
@@ -259,16 +292,25 @@ fn unreachable_detail(e: &IcmpError, what: &'static str) -> Detail {
 fn emitter<'a>(
     source: &'a Arc<str>,
     connections: &'a mut u64,
+    (filter, start): (&'a Filter, Option<Timestamp>),
     out: &'a mut dyn FnMut(ConnectionReport),
 ) -> impl FnMut(Box<Connection>) + 'a {
     move |c| {
         *connections += 1;
-        out(c.finish(source))
+        let report = c.finish(source);
+        if filter.is_empty() || filter.matches(&report, start) {
+            out(report)
+        }
     }
 }
 
 /// Observes progress (frames read so far); called every few thousand frames.
 pub trait Progress {
+    /// A counter for the reader to add the bytes it reads to, when this
+    /// observer shows them.
+    fn byte_counter(&mut self) -> Option<Arc<std::sync::atomic::AtomicU64>> {
+        None
+    }
     fn frames(&mut self, _n: u64) {}
     /// The file is read.
     fn done(&mut self) {}
@@ -285,8 +327,29 @@ pub fn analyze_path(
     on_connection: &mut dyn FnMut(ConnectionReport),
     progress: &mut dyn Progress,
 ) -> Result<FileReport, CaptureError> {
-    let mut pipeline = Pipeline::new(config.clone(), *next_id, &path.display().to_string());
-    let summary = capture::read_path(path, &mut |frame: &Frame<'_>| {
+    analyze_path_filtered(
+        path,
+        config,
+        &Filter::default(),
+        next_id,
+        on_connection,
+        progress,
+    )
+}
+
+/// [`analyze_path`], handing out only the connections `filter` keeps.
+pub fn analyze_path_filtered(
+    path: &Path,
+    config: &Config,
+    filter: &Filter,
+    next_id: &mut u64,
+    on_connection: &mut dyn FnMut(ConnectionReport),
+    progress: &mut dyn Progress,
+) -> Result<FileReport, CaptureError> {
+    let mut pipeline = Pipeline::new(config.clone(), *next_id, &path.display().to_string())
+        .with_filter(filter.clone());
+    let counter = progress.byte_counter();
+    let summary = capture::read_path_counted(path, counter, &mut |frame: &Frame<'_>| {
         if frame.number & 0x3fff == 0 {
             progress.frames(frame.number);
         }
@@ -316,18 +379,26 @@ pub fn analyze_path(
     report.decode_errors.sort_by_key(|e| e.frame);
     report.truncated = summary.truncated.is_some();
     report.truncated_reason = summary.truncated;
+    report.damaged_regions = summary.damaged;
+    report.damage_count = summary.damage_count;
+    report.damaged_bytes = summary.damaged_bytes;
+    report.damaged_regions_unlisted = report.damage_count - report.damaged_regions.len() as u64;
+    report.decode_errors_unlisted = report.decode_error_count - report.decode_errors.len() as u64;
+    report.stamp_times();
     Ok(report)
 }
 
 /// Analyses `paths` in turn into one report: connection ids run on across
 /// files and the summary covers them all. A file that cannot be read is
-/// skipped; `warn` gets its error, and a note on every truncated file.
+/// skipped; `warn` gets its error, and a note on every truncated or damaged
+/// file and on every file whose flow table overflowed.
 /// `progress` gives the progress observer of each file.
 ///
 /// Returns whether every file was read; an error is a failed write.
 pub fn analyze_files(
     paths: &[PathBuf],
     config: &Config,
+    filter: &Filter,
     reporter: &mut dyn Reporter,
     progress: &mut dyn FnMut(&Path) -> Box<dyn Progress>,
     warn: &mut dyn FnMut(String),
@@ -343,7 +414,14 @@ pub fn analyze_files(
                 write_error = reporter.connection(&c).err();
             }
         };
-        let result = analyze_path(path, config, &mut next_id, &mut on_connection, p.as_mut());
+        let result = analyze_path_filtered(
+            path,
+            config,
+            filter,
+            &mut next_id,
+            &mut on_connection,
+            p.as_mut(),
+        );
         p.done();
         match result {
             Ok(report) => {
@@ -353,11 +431,23 @@ pub fn analyze_files(
                         report.path
                     ));
                 }
+                if let Some(w) = report.damage_warning() {
+                    warn(format!("warning: {w}"));
+                }
+                if let Some(w) = report.eviction_warning(config.max_connections) {
+                    warn(format!("warning: {w}"));
+                }
                 summary.files += 1;
                 files.push(report);
             }
             Err(e) => {
                 warn(e.to_string());
+                summary.files += 1;
+                summary.files_unreadable += 1;
+                files.push(FileReport::unreadable(
+                    path.display().to_string(),
+                    e.to_string(),
+                ));
                 all_read = false;
             }
         }

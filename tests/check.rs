@@ -60,8 +60,13 @@ fn unreadable_input_is_2_even_when_another_file_fails() {
         &["mixed.pcap", "empty.pcap", "handshake-graceful.pcap"],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("empty.pcap") && err.contains("empty"), "{err}");
+    // Reported once: in the report, not again on stderr.
+    assert!(err.is_empty(), "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["files"][1]["error"].as_str().unwrap().contains("empty"),
+        "{v}"
+    );
     let statuses: Vec<&str> = v["files"]
         .as_array()
         .unwrap()
@@ -74,6 +79,14 @@ fn unreadable_input_is_2_even_when_another_file_fails() {
         "input order, every file judged"
     );
     assert_eq!(v["passed"], false);
+    let (code, out, err) = check(&[], &["empty.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.contains("ERROR") && out.contains("empty"), "{out}");
+    assert!(err.is_empty(), "{err}");
+    // With -q there is no report: stderr says it.
+    let (code, out, err) = check(&["-q"], &["empty.pcap"]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty() && err.contains("empty"), "{out}{err}");
 }
 
 #[test]
@@ -284,6 +297,67 @@ fn tcpshake_toml_in_the_working_directory_is_used() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    // Not silently: stderr names the policy in effect.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tcpshake: policy tcpshake.toml"), "{err}");
+}
+
+#[test]
+fn a_missing_policy_file_names_no_line() {
+    let (code, _, err) = check(&["--policy", "/nonexistent/p.toml"], &["refused.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/p.toml: cannot read"), "{err}");
+    assert!(!err.contains(":0:"), "{err}");
+}
+
+/// One event, one failure.
+#[test]
+fn one_event_fails_once() {
+    // A refused connection never opened: only its handshake is judged.
+    let (code, out, _) = check(
+        &["--format", "json", "--expect-close", "graceful"],
+        &["refused.pcap"],
+    );
+    assert_eq!(code, 0, "{out}");
+    // One RST: `close_reset` (fail-on) and not also `unexpected_close`.
+    let (code, out, _) = check(
+        &[
+            "--format",
+            "json",
+            "--fail-on",
+            "reset",
+            "--expect-close",
+            "graceful",
+        ],
+        &["reset.pcap"],
+    );
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = v["files"][0]["failed"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["close_reset"], "{out}");
+}
+
+/// The sample policy passes a healthy transfer with flow control in it and
+/// fails a refused connection.
+#[test]
+fn the_sample_policy_has_sensible_defaults() {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/ci/tcpshake.toml");
+    let p = sample.to_str().unwrap();
+    for ok in [
+        "window-full.pcap",
+        "zero-window.pcap",
+        "handshake-graceful.pcap",
+    ] {
+        let (code, out, _) = check(&["--policy", p], &[ok]);
+        assert_eq!(code, 0, "{ok}: {out}");
+    }
+    let (code, out, _) = check(&["--policy", p], &["refused.pcap"]);
+    assert_eq!(code, 1, "{out}");
 }
 
 #[test]
@@ -302,7 +376,13 @@ fn github_annotations() {
         .env("GITHUB_ACTIONS", "true")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    // `-q` prints nothing on stdout; the annotations go to stderr, which GitHub also reads.
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("::error file="))
@@ -314,6 +394,22 @@ fn github_annotations() {
             .any(|l| l.contains("title=tcpshake synack_wrong_ack::#3")),
         "{text}"
     );
+}
+
+#[test]
+fn json_under_github_actions_is_parseable() {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["check", "--format", "json"])
+        .arg(td("mixed.pcap"))
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(v["passed"], false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("::error file="), "{err}");
 }
 
 fn junit_counts(xml: &str) -> (usize, usize, usize, Vec<(String, String)>) {

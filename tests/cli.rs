@@ -49,7 +49,7 @@ fn json_connection_has_every_documented_field() {
         "packets",
         "payload_bytes",
         "handshake_rtt",
-        "anomalies",
+        "findings",
     ] {
         assert!(c.get(key).is_some(), "missing {key}");
     }
@@ -76,15 +76,51 @@ fn json_connection_has_every_documented_field() {
     assert_eq!(f["link_types"], serde_json::json!([1]));
     assert_eq!(f["tcp_segments"], 11);
     assert_eq!(f["non_tcp"], 0);
-    assert_eq!(f["first_ts"].as_f64(), Some(1_704_067_200.0));
+    assert_eq!(f["start"].as_f64(), Some(1_704_067_200.0));
+    assert_eq!(f["start_iso"], "2024-01-01T00:00:00.000000Z");
+    assert_eq!(c["start_iso"], "2024-01-01T00:00:00.000000Z");
+    // Endpoints as separate fields (Zeek's id.orig_h …) and the Community ID.
+    assert_eq!(c["client_ip"], "10.0.0.1");
+    assert_eq!(c["client_port"], 40000);
+    assert_eq!(c["server_ip"], "10.0.0.2");
+    assert_eq!(c["server_port"], 80);
+    assert!(c["community_id"].as_str().unwrap().starts_with("1:"));
     assert_eq!(v["summary"]["handshake"]["complete"], 1);
     assert_eq!(v["summary"]["close"]["graceful"], 1);
+}
+
+/// Window and ACK findings carry their numbers too, so nobody parses messages.
+#[test]
+fn window_and_ack_findings_carry_expected_and_actual() {
+    for (file, kind, expected, actual) in [
+        ("window-full.pcap", "window_full", 2001, 2001),
+        ("out-of-order.pcap", "out_of_order", 3001, 1001),
+        ("acked-unseen.pcap", "acked_unseen", 1001, 1501),
+        ("data-beyond-window.pcap", "data_beyond_window", -1, -1),
+    ] {
+        let v = json(&["--format", "json"], file);
+        let f = v["connections"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap_or_else(|| panic!("{file}: no {kind}"))
+            .clone();
+        assert!(
+            f["expected"].is_u64() && f["actual"].is_u64(),
+            "{file}: {f}"
+        );
+        if expected >= 0 {
+            assert_eq!(f["expected"], expected, "{file}");
+            assert_eq!(f["actual"], actual, "{file}");
+        }
+    }
 }
 
 #[test]
 fn finding_carries_raw_expected_and_actual_values() {
     let v = json(&["--format", "json"], "synack-wrong-ack.pcap");
-    let a = &v["connections"][0]["anomalies"][0];
+    let a = &v["connections"][0]["findings"][0];
     assert_eq!(a["kind"], "synack_wrong_ack");
     assert_eq!(a["severity"], "error");
     assert_eq!(a["frame"], 2);
@@ -176,7 +212,16 @@ fn a_bad_file_among_good_ones_still_reports_the_good_ones() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    // The unreadable file is in the report, with its reason, as `check` reports it.
+    let status: Vec<&str> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["ok", "error", "ok"]);
+    assert!(v["files"][1]["error"].as_str().unwrap().contains("empty"));
+    assert_eq!(v["summary"]["files_unreadable"], 1);
     assert_eq!(v["connections"].as_array().unwrap().len(), 2);
     let ids: Vec<u64> = v["connections"]
         .as_array()
@@ -246,7 +291,7 @@ fn table_lists_findings_in_words_and_all_lists_everything() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Connections with findings"));
+    assert!(text.contains("Failed connections and connections with findings"));
     assert!(text.contains("synack_wrong_ack"));
     assert!(text.contains("expected the SYN-ACK to acknowledge 1"));
     assert!(
@@ -260,6 +305,60 @@ fn table_lists_findings_in_words_and_all_lists_everything() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("#1 192.168.1.10:51000 → 192.168.1.20:443"));
+}
+
+/// Refused, reset and unanswered connections are listed by default, with
+/// file, packets, bytes and duration; blocks come as connections finish,
+/// before the per-file tables and the summary.
+#[test]
+fn table_lists_failed_connections_with_their_figures() {
+    let out = tcpshake()
+        .arg("analyze")
+        .arg(testdata("refused.pcap"))
+        .arg(testdata("reset.pcap"))
+        .arg(testdata("unanswered.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (verdict, file) in [
+        ("handshake refused", "refused.pcap"),
+        ("close reset", "reset.pcap"),
+        ("handshake unanswered", "unanswered.pcap"),
+    ] {
+        let block = text
+            .split("\n#")
+            .find(|b| b.contains(verdict))
+            .unwrap_or_else(|| panic!("{verdict} not listed: {text}"));
+        assert!(block.contains("FAILED") && block.contains(file), "{block}");
+        assert!(
+            block.contains("packets ") && block.contains("bytes ") && block.contains("duration "),
+            "{block}"
+        );
+    }
+    let first_block = text.find("\n#1 ").unwrap();
+    let first_table = text.find("╭").unwrap();
+    assert!(
+        first_block < first_table,
+        "connections stream before the tables: {text}"
+    );
+    assert!(text.contains("start 2024-01-01T00:00:00.000000Z"), "{text}");
+}
+
+#[test]
+fn time_formats() {
+    for (flag, want) in [
+        ("iso", "first packet   │ 2024-01-01T00:00:00.000000Z"),
+        ("epoch", "first packet   │ 1704067200.000000"),
+        ("relative", "first packet   │ +0.000000 s"),
+    ] {
+        let out = tcpshake()
+            .args(["analyze", "--time", flag])
+            .arg(testdata("refused.pcap"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(want), "{flag}: {text}");
+    }
 }
 
 #[test]
@@ -337,4 +436,178 @@ fn jsonl_streams_a_connection_before_the_input_ends() {
     let rest: Vec<String> = rx.try_iter().collect();
     assert_eq!(rest.len(), 3, "{rest:?}");
     assert!(child.wait().unwrap().success());
+}
+
+/// The filters, as `analyze`, `ladder` and `check` take them.
+#[test]
+fn filters() {
+    let ids = |args: &[&str]| -> Vec<u64> {
+        let v = json(&[&["--format", "json"][..], args].concat(), "mixed.pcap");
+        let mut ids: Vec<u64> = v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_u64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&[]), [1, 2, 3, 4, 5]);
+    assert_eq!(ids(&["--host", "192.168.1.10/31"]), [1, 2, 3]);
+    assert_eq!(ids(&["--host", "192.168.1.12"]), [4]);
+    assert_eq!(ids(&["--port", "8080"]), [2]);
+    assert_eq!(ids(&["--verdict", "refused"]), [2]);
+    assert_eq!(ids(&["--verdict", "failed"]), [2, 3, 4, 5]);
+    assert_eq!(ids(&["--min-severity", "error"]), [3, 4]);
+    assert_eq!(ids(&["--since", "+0.35s"]), [4, 5]);
+    assert_eq!(ids(&["--until", "2024-01-01T00:00:00.15Z"]), [1, 2]);
+    assert_eq!(ids(&["--since", "1704067200.25", "--until", "+0.35s"]), [4]);
+    // The summary counts what is kept.
+    let v = json(&["--format", "json", "--verdict", "refused"], "mixed.pcap");
+    assert_eq!(v["summary"]["connections"], 1);
+    // ladder and check take the same flags.
+    let out = tcpshake()
+        .args(["ladder", "--verdict", "refused"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with('#')).count(),
+        1,
+        "{text}"
+    );
+    assert!(text.starts_with("#2 "), "{text}");
+    let out = tcpshake()
+        .args(["check", "--host", "192.168.1.10/32"])
+        .arg(testdata("mixed.pcap"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 connections judged"));
+    let out = tcpshake()
+        .args(["analyze", "--host", "10.0.0.0/33"])
+        .arg(testdata("mixed.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Compound durations; the same rules in flags and policy files; no zero
+/// where zero would split every packet into its own connection.
+#[test]
+fn durations() {
+    let run = |args: &[&str]| {
+        tcpshake()
+            .arg("analyze")
+            .args(args)
+            .arg(testdata("mixed.pcap"))
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["--idle-timeout", "5m30s"]).status.success());
+    assert!(run(&["--idle-timeout", "1h 2m"]).status.success());
+    for bad in ["0s", "0", "5"] {
+        let out = run(&["--idle-timeout", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+    let err = String::from_utf8_lossy(&run(&["--idle-timeout", "5"]).stderr).into_owned();
+    assert!(err.contains("needs a unit"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, ok) in [
+        ("max_handshake_rtt = \"1m30s\"\n", true),
+        ("max_handshake_rtt = 5\n", false),
+        ("max_handshake_rtt = \"0ms\"\n", false),
+    ] {
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, toml).unwrap();
+        let out = tcpshake()
+            .args(["check", "--policy"])
+            .arg(&p)
+            .arg(testdata("handshake-graceful.pcap"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(if ok { 0 } else { 2 }), "{toml}");
+        if !ok {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("p.toml:1") && err.contains("max_handshake_rtt"),
+                "{err}"
+            );
+        }
+    }
+    let out = tcpshake()
+        .args(["check", "--max-handshake-rtt", "5"])
+        .arg(testdata("handshake-graceful.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Counts in plain words: "1 frame: 6", "1 connection", and a port reuse
+/// said the way a person says it.
+#[test]
+fn wording() {
+    let out = tcpshake()
+        .arg("analyze")
+        .arg(testdata("malformed.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 frame: 6"), "{text}");
+    assert!(!text.contains("(frames"), "{text}");
+    let out = tcpshake()
+        .arg("analyze")
+        .arg(testdata("time-wait-reuse.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("9.990 s after the previous connection on these ports ended at frame 11"),
+        "{text}"
+    );
+    let out = tcpshake()
+        .args(["check", "--expect-connections", "1"])
+        .arg(testdata("mixed.pcap"))
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("expected 1 connection, saw 5"), "{text}");
+}
+
+/// Completions, a man page, a `live` that says how to get it, and expert
+/// flags under their own heading.
+#[test]
+fn discoverability() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = tcpshake().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("analyze") && text.contains("idle-timeout"),
+            "{shell}"
+        );
+    }
+    let out = tcpshake().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(".TH tcpshake 1"), "{text}");
+    if !cfg!(feature = "live") {
+        let out = tcpshake().args(["live", "-i", "eth0"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--features live"), "{err}");
+    }
+    let out = tcpshake().args(["analyze", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let expert = help.find("Expert:").expect("an Expert heading");
+    let zeek = help.find("--zeek-server-ports").unwrap();
+    let filters = help.find("Filters:").expect("a Filters heading");
+    assert!(
+        zeek > expert && help.find("--host").unwrap() > filters,
+        "{help}"
+    );
+    assert!(help.find("--format").unwrap() < filters, "{help}");
 }

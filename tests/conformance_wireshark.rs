@@ -33,7 +33,7 @@ fn tuple(a: &str, b: &str) -> Tuple {
 fn wireshark_analysis_counts_and_completeness() {
     let root = Path::new("../shared/corpus/wireshark");
     if !root.exists() {
-        println!("conformance: ../shared/corpus/wireshark not found; Wireshark comparison not run");
+        corpus::skipped(root, "Wireshark");
         return;
     }
     // (capture path, tuple) -> flag -> expected count; and completeness per stream.

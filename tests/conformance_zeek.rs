@@ -56,7 +56,7 @@ fn bare_mode_ports(invocation: &str) -> Vec<u16> {
 fn zeek_conn_state_and_history() {
     let root = Path::new("../shared/corpus/zeek");
     if !root.exists() {
-        println!("conformance: ../shared/corpus/zeek not found; Zeek comparison not run");
+        corpus::skipped(root, "Zeek");
         return;
     }
     let expected = std::fs::read_to_string(root.join("expected.tsv")).unwrap();

@@ -67,8 +67,106 @@ fn selection_by_id_client_and_server() {
         .arg(td("mixed.pcap"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    // Nothing selected is not unreadable input (2): it is 1, as grep says.
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no connection matches"));
+}
+
+#[test]
+fn ipv6_endpoints_are_compared_as_addresses() {
+    let canonical = ladder(&[], &td("ipv6.pcap"));
+    let first = canonical.lines().next().unwrap();
+    // `#1 [2001:db8::1]:40000 → …`: write the client the long way.
+    let client = first.split(' ').nth(1).unwrap();
+    let (ip, port) = client.trim_start_matches('[').split_once("]:").unwrap();
+    let long: std::net::Ipv6Addr = ip.parse().unwrap();
+    let segs = long.segments();
+    let spelled = format!(
+        "[{}]:{port}",
+        segs.iter()
+            .map(|s| format!("{s:04x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    assert_ne!(spelled, client);
+    let text = ladder(&["--client", &spelled], &td("ipv6.pcap"));
+    assert_eq!(text.lines().next().unwrap(), first);
+}
+
+#[test]
+fn standard_input_is_read() {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["ladder", "-"])
+        .pipe_stdin(td("handshake-graceful.pcap"))
+        .unwrap()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("#1 10.0.0.1:40000 → 10.0.0.2:80"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(-, start 2024-01-01T00:00:00.000000Z)"),
+        "{text}"
+    );
+}
+
+/// The scaled window, and the SYNs' options on their rows.
+#[test]
+fn windows_are_scaled_and_syn_options_shown() {
+    let text = ladder(&[], &td("tcp-options.pcap"));
+    assert!(
+        text.contains("[mss=1460 sack_perm ts ws=7 tfo=request]"),
+        "{text}"
+    );
+    assert!(text.contains("[mss=1460 sack_perm ws=8]"), "{text}");
+    // 64240 << 7 from the client after the handshake, not the raw field.
+    assert!(text.contains("ACK seq=1 ack=1 win=8222720"), "{text}");
+}
+
+/// At 80 columns nothing is cut: labels keep their numbers and long
+/// findings wrap under their indent.
+#[test]
+fn narrow_terminals_wrap_instead_of_cutting() {
+    let file = td("synack-wrong-ack.pcap");
+    let l = tcpshake::ladder::ladders(
+        &file,
+        &tcpshake::judge::Config::default(),
+        &Default::default(),
+        &|_| true,
+        true,
+        &[],
+    )
+    .unwrap();
+    let o = tcpshake::ladder::TextOptions {
+        width: 80,
+        color: false,
+    };
+    let text = tcpshake::ladder::render_text(&l[0], o);
+    assert!(!text.contains('…'), "{text}");
+    let finding_lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with(&" ".repeat(21)) && !line.trim().is_empty())
+        .collect();
+    assert!(finding_lines.len() >= 2, "{text}");
+    for line in &finding_lines {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    // The wrapped message is whole: joined, it is the finding's message.
+    let joined: String = finding_lines
+        .iter()
+        .map(|l| l.trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let msg = l[0].report.findings[0].message().to_string();
+    assert!(joined.contains(&msg), "{joined}\n{msg}");
 }
 
 #[test]

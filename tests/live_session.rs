@@ -109,6 +109,12 @@ fn analyze_jsonl(path: &Path) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+fn jsonl_schema() -> jsonschema::Validator {
+    let mut s = tcpshake::schema::schema_of("JsonlRecord");
+    s.as_object_mut().unwrap().remove("title");
+    jsonschema::validator_for(&s).unwrap()
+}
+
 const CONNECTION: &str = "{\"record\":\"connection\",";
 
 #[test]
@@ -148,6 +154,15 @@ fn live_jsonl_is_analyze_jsonl() {
             analyze_summary.strip_suffix('}').unwrap()
         );
         assert_eq!(*live_summary, expected, "{name}");
+        // Every record matches the published schema.
+        for line in &live {
+            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            let errors: Vec<String> = jsonl_schema()
+                .iter_errors(&doc)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+        }
     }
 }
 
@@ -256,4 +271,43 @@ fn quiet_source_expires_idle_connections_by_the_clock() {
     assert!(before_end > 0);
     assert_eq!(after_end, 0);
     assert_eq!(status.connections, before_end);
+}
+
+#[test]
+fn a_full_flow_table_is_counted_and_announced() {
+    let path = testdata("mixed.pcap");
+    let mut source = Replay::of(&path);
+    let opts = LiveOptions {
+        interface: "eth9".into(),
+        filter: None,
+        duration: None,
+        count: None,
+        write: None,
+        snaplen: 262_144,
+    };
+    let config = Config {
+        max_connections: 2,
+        ..Config::default()
+    };
+    let mut evicted_with_findings = 0;
+    let status = live::run(
+        &mut source,
+        &opts,
+        &config,
+        &AtomicBool::new(false),
+        &mut || {},
+        &mut |c| evicted_with_findings += (c.evicted && !c.findings.is_empty()) as u32,
+        &mut |_| {},
+    )
+    .unwrap();
+    // Connections 1–3 are ended early (as `analyze --max-connections 2`
+    // ends them); #3 keeps its synack_wrong_ack.
+    assert_eq!(status.evicted_connections, 3);
+    assert_eq!(evicted_with_findings, 1);
+    assert_eq!(
+        status.eviction_warning("eth9", 2).unwrap(),
+        "warning: eth9: 3 connections were ended early because more than 2 were open at once; raise --max-connections"
+    );
+    let quiet = live::LiveStatus::default();
+    assert!(quiet.eviction_warning("eth9", 2).is_none());
 }

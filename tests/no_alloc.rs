@@ -140,18 +140,18 @@ fn dropped_findings_allocate_nothing() {
         );
         // The flood really went past the cap, and every finding was counted.
         for (r, n) in [(&r_small[0], 1_000u64), (&r_large[0], 20_000)] {
-            let flooded = r.anomalies.iter().filter(|f| f.kind.id() == kind).count() as u64;
-            assert!(flooded > 0 && r.anomalies_suppressed > 0, "{what}");
+            let flooded = r.findings.iter().filter(|f| f.kind.id() == kind).count() as u64;
+            assert!(flooded > 0 && r.findings_suppressed > 0, "{what}");
             assert!(
-                r.anomalies.len() as u64 + r.anomalies_suppressed >= n,
+                r.findings.len() as u64 + r.findings_suppressed >= n,
                 "{what}: {} kept + {} suppressed < {n}",
-                r.anomalies.len(),
-                r.anomalies_suppressed
+                r.findings.len(),
+                r.findings_suppressed
             );
         }
         assert_eq!(
-            r_small[0].anomalies.len(),
-            r_large[0].anomalies.len(),
+            r_small[0].findings.len(),
+            r_large[0].findings.len(),
             "{what}"
         );
     }

@@ -65,7 +65,7 @@ fn run(name: &str, config: ReassemblyConfig) -> Run {
         r.verdicts.push((
             v["handshake"].as_str().unwrap().into(),
             v["close"].as_str().unwrap().into(),
-            v["anomalies"]
+            v["findings"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -330,7 +330,7 @@ fn icmp_errors_attach_to_the_connection_they_quote() {
     assert!(file.get("icmp_errors_unmatched").is_none(), "{file}");
     let frag: Vec<String> = conns
         .iter()
-        .flat_map(|c| c["anomalies"].as_array().unwrap().clone())
+        .flat_map(|c| c["findings"].as_array().unwrap().clone())
         .filter(|f| f["kind"] == "icmp_frag_needed")
         .map(|f| f["message"].as_str().unwrap_or_default().to_string())
         .collect();

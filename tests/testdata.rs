@@ -69,7 +69,7 @@ fn every_capture_gives_its_expected_verdict() {
             }
             let findings: Vec<String> = conns
                 .iter()
-                .flat_map(|c| c["anomalies"].as_array().cloned().unwrap_or_default())
+                .flat_map(|c| c["findings"].as_array().cloned().unwrap_or_default())
                 .map(|a| format!("{}@{}", a["kind"].as_str().unwrap_or("?"), a["frame"]))
                 .collect();
             if findings != e.findings {

@@ -78,7 +78,10 @@ fn the_unacknowledged_list_is_capped_and_says_so() {
     let v = analyze(&path);
     let c = &v["connections"][0];
     assert_eq!(c["transfer"]["client"]["unacked_cap_reached"], true);
-    let limits: Vec<&Value> = c["anomalies"]
+    // Frames 10,004–10,053 were not tracked, and say so.
+    assert_eq!(c["transfer"]["client"]["unacked_untracked"], 50);
+    assert!(c["transfer"]["server"].get("unacked_untracked").is_none());
+    let limits: Vec<&Value> = c["findings"]
         .as_array()
         .unwrap()
         .iter()

@@ -33,7 +33,7 @@ use std::fmt;
 pub const MAX_LISTED_DAMAGE: usize = 100;
 
 /// One stretch of the capture that was skipped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct DamagedRegion {
     /// Offset of the first skipped byte (the damaged record's first byte).
     pub offset: u64,
@@ -43,12 +43,14 @@ pub struct DamagedRegion {
     pub frames_before: u64,
     /// Frames read after the region, up to the next damaged region or the end.
     pub frames_after: u64,
-    /// What was wrong with the record at `offset`.
+    /// What was wrong with the record at `offset` (`kind` and its values,
+    /// flattened into the region).
+    #[serde(flatten)]
     pub kind: DamageKind,
 }
 
 /// What made the record at the start of a damaged region impossible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DamageKind {
     /// Classic pcap: captured length beyond the limit or the wire length, or an all-zero header.

@@ -11,7 +11,7 @@ mod writer;
 
 pub use damage::{DamageKind, DamagedRegion, MAX_LISTED_DAMAGE};
 pub use reader::FrameSink;
-pub use reader::{CaptureFormat, CaptureSummary, read_capture, read_path};
+pub use reader::{CaptureFormat, CaptureSummary, read_capture, read_path, read_path_counted};
 pub use time::Timestamp;
 pub use writer::{PcapWriter, PcapngWriter};
 

@@ -102,6 +102,16 @@ impl<F: FnMut(&Frame<'_>)> FrameSink for F {
 
 /// Opens `path` (`-` is standard input) and streams its frames into `sink`.
 pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<CaptureSummary, CaptureError> {
+    read_path_counted(path, None, sink)
+}
+
+/// [`read_path`], adding the bytes read from the file (compressed bytes for
+/// gzip) to `counter` as it goes, for progress.
+pub fn read_path_counted(
+    path: &Path,
+    counter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    sink: &mut dyn FrameSink,
+) -> Result<CaptureSummary, CaptureError> {
     if path.as_os_str() == "-" {
         return read_capture(path, io::stdin(), sink);
     }
@@ -109,7 +119,25 @@ pub fn read_path(path: &Path, sink: &mut dyn FrameSink) -> Result<CaptureSummary
         path: path.to_path_buf(),
         source,
     })?;
-    read_capture(path, file, sink)
+    match counter {
+        Some(count) => read_capture(path, Counting { inner: file, count }, sink),
+        None => read_capture(path, file, sink),
+    }
+}
+
+/// Counts the bytes that pass (one atomic add per buffer fill, not per frame).
+struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Streams the frames of a capture read from `src`. `name` is only used in messages.

@@ -55,9 +55,13 @@ impl Gate {
             frame: 0,
             kind: "connection_count".into(),
             severity: None,
-            expected: Some(range.to_string()),
-            actual: Some(self.judged.to_string()),
-            message: format!("expected {range} connections, saw {}", self.judged),
+            expected: Some(super::Observed::Text(range.to_string())),
+            actual: Some(super::Observed::Integer(self.judged)),
+            message: format!(
+                "expected {range} connection{}, saw {}",
+                if range.to_string() == "1" { "" } else { "s" },
+                self.judged
+            ),
         })
     }
 

@@ -22,7 +22,14 @@ fn escape(s: &str, property: bool) -> String {
 pub fn write_annotations(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result<()> {
     for v in verdicts {
         let file = escape(&v.path, true);
-        for cv in &v.capture_violations {
+        if let Some(e) = &v.error {
+            writeln!(
+                out,
+                "::error file={file},title=tcpshake unreadable::{}",
+                escape(e, false)
+            )?;
+        }
+        for cv in &v.capture_findings {
             writeln!(
                 out,
                 "::error file={file},title={}::{}",
@@ -31,7 +38,7 @@ pub fn write_annotations(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::R
             )?;
         }
         for c in &v.failed {
-            for viol in &c.violations {
+            for viol in &c.findings {
                 writeln!(
                     out,
                     "::error file={file},title={}::{}",

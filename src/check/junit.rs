@@ -30,7 +30,7 @@ pub fn write_junit(out: &mut dyn Write, files: &[FileVerdict]) -> io::Result<()>
             f.passed.len() as u64
         };
         let tests = pass_cases + f.failed.len() as u64 + 1;
-        let failures = f.failed.len() as u64 + (!f.capture_violations.is_empty()) as u64;
+        let failures = f.failed.len() as u64 + (!f.capture_findings.is_empty()) as u64;
         let errors = (f.status == Status::Error) as u64;
         (tests, failures, errors)
     };
@@ -59,9 +59,9 @@ pub fn write_junit(out: &mut dyn Write, files: &[FileVerdict]) -> io::Result<()>
             writeln!(out, ">")?;
             writeln!(out, r#"      <error message="{}"/>"#, esc(e))?;
             writeln!(out, "    </testcase>")?;
-        } else if !f.capture_violations.is_empty() {
+        } else if !f.capture_findings.is_empty() {
             writeln!(out, ">")?;
-            for v in &f.capture_violations {
+            for v in &f.capture_findings {
                 writeln!(
                     out,
                     r#"      <failure message="{}" type="{}"/>"#,
@@ -79,7 +79,7 @@ pub fn write_junit(out: &mut dyn Write, files: &[FileVerdict]) -> io::Result<()>
                 r#"    <testcase classname="{path}" name="{}">"#,
                 esc(&c.name())
             )?;
-            for v in &c.violations {
+            for v in &c.findings {
                 writeln!(
                     out,
                     r#"      <failure message="frame {}: {}" type="{}">{}</failure>"#,
@@ -91,8 +91,8 @@ pub fn write_junit(out: &mut dyn Write, files: &[FileVerdict]) -> io::Result<()>
                         c.name(),
                         v.frame,
                         v.message,
-                        v.expected.as_deref().unwrap_or("-"),
-                        v.actual.as_deref().unwrap_or("-")
+                        v.expected.as_ref().map_or("-".into(), |x| x.to_string()),
+                        v.actual.as_ref().map_or("-".into(), |x| x.to_string())
                     ))
                 )?;
             }
@@ -102,7 +102,7 @@ pub fn write_junit(out: &mut dyn Write, files: &[FileVerdict]) -> io::Result<()>
             writeln!(
                 out,
                 r#"    <testcase classname="{path}" name="{}"/>"#,
-                esc(name)
+                esc(&name.name())
             )?;
         }
         if f.passed_count > LISTED_PASSES as u64 {

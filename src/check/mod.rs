@@ -13,14 +13,19 @@ pub use gate::Gate;
 pub use github::write_annotations;
 pub use junit::write_junit;
 pub use policy::{
-    CountRange, FailOn, Policy, PolicyBuildError, PolicyError, PolicyFlags, Violation,
-    handshake_time,
+    CountRange, DEFAULT_MAX_DECODE_ERRORS, FailOn, Observed, Policy, PolicyBuildError, PolicyError,
+    PolicyFlags, Violation, handshake_time,
 };
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
+use crate::capture::DamagedRegion;
+use crate::filter::Filter;
 use crate::flow::Endpoint;
 use crate::judge::Config;
-use crate::pipeline::analyze_path;
+use crate::model::connection::{Close, ConnectionReport, Handshake};
+use crate::model::{FileReport, FlowIds};
+use crate::pipeline::analyze_path_filtered;
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -30,24 +35,59 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// aggregated into one test case so the report stays small.
 pub const LISTED_PASSES: usize = 100;
 
-/// A connection that broke the policy.
-#[derive(Debug, Clone, Serialize)]
-pub struct FailedConnection {
+/// A connection the policy was applied to: who, and its verdicts.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct JudgedConnection {
+    /// The connection's id, as `analyze` numbers it.
     pub id: u64,
+    #[schemars(with = "String")]
     pub client: Endpoint,
+    #[schemars(with = "String")]
     pub server: Endpoint,
+    #[serde(flatten)]
+    #[schemars(with = "crate::model::ids::FlowIdsSchema")]
+    pub ids: FlowIds,
     pub first_frame: u64,
     pub last_frame: u64,
-    pub violations: Vec<Violation>,
+    pub handshake: Handshake,
+    pub close: Close,
 }
 
-impl FailedConnection {
+impl JudgedConnection {
+    pub fn of(c: &ConnectionReport) -> JudgedConnection {
+        JudgedConnection {
+            id: c.id,
+            client: c.client,
+            server: c.server,
+            ids: c.ids,
+            first_frame: c.first_frame,
+            last_frame: c.last_frame,
+            handshake: c.handshake,
+            close: c.close,
+        }
+    }
+
     pub fn name(&self) -> String {
         format!("#{} {} → {}", self.id, self.client, self.server)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// A connection that broke the policy, with every reason.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FailedConnection {
+    #[serde(flatten)]
+    pub connection: JudgedConnection,
+    /// Why it failed, ordered by frame.
+    pub findings: Vec<Violation>,
+}
+
+impl FailedConnection {
+    pub fn name(&self) -> String {
+        self.connection.name()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -57,42 +97,80 @@ pub enum Status {
 }
 
 /// The verdict on one capture.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct FileVerdict {
+    /// As given on the command line.
     pub path: String,
     pub status: Status,
+    /// Why the file could not be read (with `status` `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
+    pub error: Option<String>,
     /// Connections the policy applied to (after `ports`/`hosts`).
     pub judged: u64,
     pub failed: Vec<FailedConnection>,
-    /// Violations of the whole capture (the connection count).
-    pub capture_violations: Vec<Violation>,
-    /// Names of the first passing connections (see [`LISTED_PASSES`]).
-    pub passed: Vec<String>,
+    /// Findings about the whole capture (the connection count).
+    pub capture_findings: Vec<Violation>,
+    /// The first passing connections (see [`LISTED_PASSES`]).
+    pub passed: Vec<JudgedConnection>,
+    /// All passing connections.
     pub passed_count: u64,
+    /// Why the capture ends early, when it does.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(default)]
     pub truncated: Option<String>,
+    /// Frames read, and those that could not be decoded.
+    pub frames: u64,
+    pub decode_errors: u64,
+    /// Damaged regions in the middle of the capture (the first
+    /// [`MAX_LISTED_DAMAGE`](crate::capture::MAX_LISTED_DAMAGE)), their
+    /// number and the bytes skipped.
+    pub damaged_regions: Vec<DamagedRegion>,
+    pub damage_count: u64,
+    pub damaged_bytes: u64,
+    /// Connections ended early because the flow table was full
+    /// (`--max-connections`); they are judged like the others.
+    pub evicted_connections: u64,
+}
+
+/// What `check --format json` writes.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CheckReport {
+    /// Every file passed.
+    pub passed: bool,
+    pub files: Vec<FileVerdict>,
 }
 
 /// Judges one capture.
-pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> FileVerdict {
+pub fn check_file(
+    path: &std::path::Path,
+    config: &Config,
+    filter: &Filter,
+    policy: &Policy,
+) -> FileVerdict {
     let mut v = FileVerdict {
         path: path.display().to_string(),
         status: Status::Pass,
+        error: None,
         judged: 0,
         failed: Vec::new(),
-        capture_violations: Vec::new(),
+        capture_findings: Vec::new(),
         passed: Vec::new(),
         passed_count: 0,
-        error: None,
         truncated: None,
+        frames: 0,
+        decode_errors: 0,
+        damaged_regions: Vec::new(),
+        damage_count: 0,
+        damaged_bytes: 0,
+        evicted_connections: 0,
     };
     let mut gate = Gate::new(policy.clone());
     let mut next_id = 1;
-    let result = analyze_path(
+    let result = analyze_path_filtered(
         path,
         config,
+        filter,
         &mut next_id,
         &mut |c| {
             let Some(mut violations) = gate.judge(&c) else {
@@ -102,17 +180,12 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
             if violations.is_empty() {
                 v.passed_count += 1;
                 if v.passed.len() < LISTED_PASSES {
-                    v.passed
-                        .push(format!("#{} {} → {}", c.id, c.client, c.server));
+                    v.passed.push(JudgedConnection::of(&c));
                 }
             } else {
                 v.failed.push(FailedConnection {
-                    id: c.id,
-                    client: c.client,
-                    server: c.server,
-                    first_frame: c.first_frame,
-                    last_frame: c.last_frame,
-                    violations,
+                    connection: JudgedConnection::of(&c),
+                    findings: violations,
                 });
             }
         },
@@ -125,21 +198,80 @@ pub fn check_file(path: &std::path::Path, config: &Config, policy: &Policy) -> F
             v.error = Some(e.to_string());
         }
         Ok(report) => {
-            v.truncated = report.truncated_reason;
-            v.capture_violations.extend(gate.count_violation());
-            v.failed.sort_by_key(|f| f.id);
-            if !v.failed.is_empty() || !v.capture_violations.is_empty() {
+            v.capture_findings.extend(gate.count_violation());
+            if policy.expect_connections.is_none() && v.judged == 0 {
+                v.capture_findings.push(Violation {
+                    frame: 0,
+                    kind: "no_connections".into(),
+                    severity: None,
+                    expected: Some(Observed::Text("1..".into())),
+                    actual: Some(Observed::Integer(0)),
+                    message: "no connection was judged; --expect-connections 0 accepts that".into(),
+                });
+            }
+            v.capture_findings
+                .extend(decode_error_violation(&report, policy.max_decode_errors));
+            v.failed.sort_by_key(|f| f.connection.id);
+            if !v.failed.is_empty() || !v.capture_findings.is_empty() {
                 v.status = Status::Fail;
             }
+            if report.damage_count > 0 && !policy.accept_damaged {
+                // A read error like an unreadable file: no verdict on the
+                // connections, in every output alike.
+                v.status = Status::Error;
+                v.failed.clear();
+                v.passed.clear();
+                v.passed_count = 0;
+                v.capture_findings.clear();
+                v.error = Some(format!(
+                    "{}: damaged capture: {}; --accept-damaged judges what could be read past the damage",
+                    v.path,
+                    report.damage_description().unwrap_or_default()
+                ));
+            }
+            v.truncated = report.truncated_reason;
+            v.frames = report.frames;
+            v.decode_errors = report.decode_error_count;
+            v.damaged_regions = report.damaged_regions;
+            v.damage_count = report.damage_count;
+            v.damaged_bytes = report.damaged_bytes;
+            v.evicted_connections = report.evicted_connections;
         }
     }
     v
+}
+
+/// More than `max_percent` of the frames could not be decoded: the violation,
+/// with the count of each reason.
+fn decode_error_violation(report: &FileReport, max_percent: f64) -> Option<Violation> {
+    let (errors, frames) = (report.decode_error_count, report.frames);
+    if errors == 0 || frames == 0 || errors as f64 * 100.0 <= max_percent * frames as f64 {
+        return None;
+    }
+    let share = errors as f64 * 100.0 / frames as f64;
+    let reasons: Vec<String> = report
+        .decode_errors_by_reason
+        .iter()
+        .map(|(reason, r)| format!("{reason} {}", r.count))
+        .collect();
+    Some(Violation {
+        frame: report.decode_errors.first().map_or(0, |e| e.frame),
+        kind: "decode_errors".into(),
+        severity: None,
+        expected: Some(Observed::Text(format!("≤ {max_percent}%"))),
+        actual: Some(Observed::Text(format!("{share:.2}%"))),
+        message: format!(
+            "{errors} of {frames} frames ({share:.2}%) could not be decoded, more than {max_percent}% ({}); --max-decode-errors raises the bound",
+            reasons.join(", ")
+        ),
+    })
 }
 
 /// Judges many captures in parallel; results come back in input order.
 pub fn check_files(
     paths: &[PathBuf],
     config: &Config,
+    filter: &Filter,
     policy: &Policy,
     threads: usize,
 ) -> Vec<FileVerdict> {
@@ -152,7 +284,7 @@ pub fn check_files(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { break };
-                    let verdict = check_file(path, config, policy);
+                    let verdict = check_file(path, config, filter, policy);
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(verdict);
                     }

@@ -1,9 +1,9 @@
 //! A CI policy: what makes a capture fail. From flags and/or a TOML file.
 
 use crate::decode::IpAddress;
-use crate::duration::parse_duration;
+use crate::duration::parse_positive_duration;
 use crate::findings::{FindingKind, Severity};
-use crate::model::connection::{Close, ConnectionReport, Handshake};
+use crate::model::connection::{Close, ConnectionReport, Handshake, MAX_FINDINGS};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -104,10 +104,19 @@ pub struct Policy {
     pub ports: Vec<u16>,
     /// Only connections with one of these hosts (either end) are judged.
     pub hosts: Vec<IpAddress>,
+    /// A capture with damage in the middle is judged on what could be read
+    /// past it, instead of being a read error.
+    pub accept_damaged: bool,
+    /// Most frames that may fail to decode, in percent of the capture's frames.
+    pub max_decode_errors: f64,
 }
 
+/// Frames that may fail to decode before a capture fails, in percent.
+pub const DEFAULT_MAX_DECODE_ERRORS: f64 = 1.0;
+
 impl Default for Policy {
-    /// Fail on any `error` finding and on an `invalid` handshake.
+    /// Fail on any `error` finding and on an `invalid` handshake; damage is a
+    /// read error; at most 1% of frames may fail to decode.
     fn default() -> Policy {
         Policy {
             fail_on: vec![
@@ -121,6 +130,8 @@ impl Default for Policy {
             expect_connections: None,
             ports: Vec::new(),
             hosts: Vec::new(),
+            accept_damaged: false,
+            max_decode_errors: DEFAULT_MAX_DECODE_ERRORS,
         }
     }
 }
@@ -139,6 +150,9 @@ pub struct PolicyFlags {
     pub expect_connections: Option<String>,
     pub port: Vec<u16>,
     pub host: Vec<String>,
+    pub accept_damaged: bool,
+    /// Percent.
+    pub max_decode_errors: Option<f64>,
 }
 
 /// Why the policy of a command line was refused.
@@ -203,6 +217,10 @@ impl PolicyFlags {
             policy.expect_connections =
                 Some(CountRange::parse(n).map_err(flag("expect-connections"))?);
         }
+        policy.accept_damaged |= self.accept_damaged;
+        if let Some(p) = self.max_decode_errors {
+            policy.max_decode_errors = percent(p).map_err(flag("max-decode-errors"))?;
+        }
         policy.ports.extend(&self.port);
         for h in &self.host {
             policy.hosts.push(
@@ -217,8 +235,9 @@ impl PolicyFlags {
 }
 
 /// Why a policy file was refused: names the file, the line and the key.
+/// `line` is 0 when the file could not be read at all (no line to name).
 #[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}: {message}")]
+#[error("{}", self.located())]
 pub struct PolicyError {
     pub path: PathBuf,
     pub line: usize,
@@ -232,10 +251,30 @@ struct PolicyFile {
     allow: Option<Vec<Spanned<String>>>,
     expect_handshake: Option<Vec<Spanned<String>>>,
     expect_close: Option<Vec<Spanned<String>>>,
-    max_handshake_rtt: Option<Spanned<String>>,
+    max_handshake_rtt: Option<Spanned<toml::Value>>,
     expect_connections: Option<Spanned<toml::Value>>,
     ports: Option<Vec<Spanned<u16>>>,
     hosts: Option<Vec<Spanned<String>>>,
+    accept_damaged: Option<bool>,
+    max_decode_errors: Option<Spanned<toml::Value>>,
+}
+
+/// A share of frames in percent: 0 to 100.
+fn percent(p: f64) -> Result<f64, String> {
+    if (0.0..=100.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("'{p}' is not a percentage (0 to 100)"))
+    }
+}
+
+impl PolicyError {
+    fn located(&self) -> String {
+        match self.line {
+            0 => format!("{}: {}", self.path.display(), self.message),
+            n => format!("{}:{n}: {}", self.path.display(), self.message),
+        }
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -300,8 +339,13 @@ impl Policy {
             p.expect_close.push(c);
         }
         if let Some(v) = file.max_handshake_rtt {
+            // A number is read as the flag reads it (refused without a unit).
+            let text = match v.get_ref() {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
             p.max_handshake_rtt = Some(
-                parse_duration(v.get_ref())
+                parse_positive_duration(&text)
                     .map_err(|m| err(v.span().start, format!("max_handshake_rtt: {m}")))?,
             );
         }
@@ -315,6 +359,17 @@ impl Policy {
                 CountRange::parse(&s)
                     .map_err(|m| err(v.span().start, format!("expect_connections: {m}")))?,
             );
+        }
+        p.accept_damaged = file.accept_damaged.unwrap_or(false);
+        if let Some(v) = file.max_decode_errors {
+            let n = match v.get_ref() {
+                toml::Value::Integer(n) => Ok(*n as f64),
+                toml::Value::Float(f) => Ok(*f),
+                other => Err(format!("'{other}' is not a percentage (0 to 100)")),
+            };
+            p.max_decode_errors = n
+                .and_then(percent)
+                .map_err(|m| err(v.span().start, format!("max_decode_errors: {m}")))?;
         }
         p.ports = file
             .ports
@@ -360,7 +415,7 @@ impl Policy {
     /// Every way this connection breaks the policy.
     pub fn violations(&self, c: &ConnectionReport) -> Vec<Violation> {
         let mut v = Vec::new();
-        for f in &c.anomalies {
+        for f in &c.findings {
             if self.fails_finding(f.kind, f.severity) {
                 v.push(Violation {
                     frame: f.frame,
@@ -372,6 +427,23 @@ impl Policy {
                 });
             }
         }
+        // Findings past the per-connection cap are not listed but count alike.
+        for (kind, n) in c.suppressed.iter() {
+            if self.fails_finding(kind, kind.severity()) {
+                v.push(Violation {
+                    frame: c.last_frame,
+                    kind: kind.id().to_string(),
+                    severity: Some(kind.severity()),
+                    expected: None,
+                    actual: Some(Observed::Integer(n)),
+                    message: format!(
+                        "{n} more {} finding{} past the {MAX_FINDINGS} listed per severity",
+                        kind.id(),
+                        if n == 1 { "" } else { "s" }
+                    ),
+                });
+            }
+        }
         let verdict_frame = c.first_frame;
         for f in &self.fail_on {
             match *f {
@@ -380,7 +452,7 @@ impl Policy {
                     kind: format!("handshake_{}", h.as_str()),
                     severity: None,
                     expected: None,
-                    actual: Some(h.as_str().to_string()),
+                    actual: Some(Observed::Text(h.as_str().to_string())),
                     message: format!("the handshake is {h}, which the policy fails on"),
                 }),
                 FailOn::Close(cl) if cl == c.close => v.push(Violation {
@@ -388,20 +460,27 @@ impl Policy {
                     kind: format!("close_{}", cl.as_str()),
                     severity: None,
                     expected: None,
-                    actual: Some(cl.as_str().to_string()),
+                    actual: Some(Observed::Text(cl.as_str().to_string())),
                     message: format!("the close is {cl}, which the policy fails on"),
                 }),
                 _ => {}
             }
         }
-        if !self.expect_handshake.is_empty() && !self.expect_handshake.contains(&c.handshake) {
+        // One event, one failure: a verdict the policy already failed on is
+        // not reported again as unexpected.
+        let failed_handshake = v.iter().any(|x| x.kind.starts_with("handshake_"));
+        let failed_close = v.iter().any(|x| x.kind.starts_with("close_"));
+        if !failed_handshake
+            && !self.expect_handshake.is_empty()
+            && !self.expect_handshake.contains(&c.handshake)
+        {
             let want: Vec<&str> = self.expect_handshake.iter().map(|h| h.as_str()).collect();
             v.push(Violation {
                 frame: verdict_frame,
                 kind: "unexpected_handshake".into(),
                 severity: None,
-                expected: Some(want.join(" or ")),
-                actual: Some(c.handshake.as_str().into()),
+                expected: Some(Observed::Text(want.join(" or "))),
+                actual: Some(Observed::Text(c.handshake.as_str().into())),
                 message: format!(
                     "expected handshake {}, saw {}",
                     want.join(" or "),
@@ -409,14 +488,20 @@ impl Policy {
                 ),
             });
         }
-        if !self.expect_close.is_empty() && !self.expect_close.contains(&c.close) {
+        // A connection that never opened (refused, unanswered) has no close to
+        // judge: its handshake is what failed, if the policy says so.
+        if !failed_close
+            && c.handshake.established()
+            && !self.expect_close.is_empty()
+            && !self.expect_close.contains(&c.close)
+        {
             let want: Vec<&str> = self.expect_close.iter().map(|h| h.as_str()).collect();
             v.push(Violation {
                 frame: c.last_frame,
                 kind: "unexpected_close".into(),
                 severity: None,
-                expected: Some(want.join(" or ")),
-                actual: Some(c.close.as_str().into()),
+                expected: Some(Observed::Text(want.join(" or "))),
+                actual: Some(Observed::Text(c.close.as_str().into())),
                 message: format!("expected close {}, saw {}", want.join(" or "), c.close),
             });
         }
@@ -427,11 +512,8 @@ impl Policy {
                 frame: verdict_frame,
                 kind: "handshake_rtt".into(),
                 severity: None,
-                expected: Some(format!(
-                    "≤ {}",
-                    crate::report::human_duration(max as f64 / 1e9)
-                )),
-                actual: Some(crate::report::human_duration(rtt)),
+                expected: Some(Observed::Seconds(max as f64 / 1e9)),
+                actual: Some(Observed::Seconds(rtt)),
                 message: format!(
                     "expected the handshake within {}, it took {} (SYN→SYN-ACK→ACK)",
                     crate::report::human_duration(max as f64 / 1e9),
@@ -452,19 +534,42 @@ pub fn handshake_time(c: &ConnectionReport) -> Option<f64> {
     }
 }
 
-fn value_text(v: &crate::findings::Value) -> String {
-    v.to_string()
+fn value_text(v: &crate::findings::Value) -> Observed {
+    match v {
+        crate::findings::Value::Seq(n) => Observed::Integer(*n as u64),
+        other => Observed::Text(other.to_string()),
+    }
+}
+
+/// An expected or actual value of a [`Violation`], as findings write theirs:
+/// a raw sequence number or count, seconds, or words.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Observed {
+    Integer(u64),
+    Seconds(f64),
+    Text(String),
+}
+
+impl std::fmt::Display for Observed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Observed::Integer(n) => write!(f, "{n}"),
+            Observed::Seconds(s) => write!(f, "{}", crate::duration::HumanDuration(*s)),
+            Observed::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// One reason a connection (or capture) fails the policy.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Violation {
     pub frame: u64,
     /// A finding kind, or `handshake_<verdict>`, `close_<verdict>`,
     /// `unexpected_handshake`, `unexpected_close`, `handshake_rtt`, `connection_count`.
     pub kind: String,
     pub severity: Option<Severity>,
-    pub expected: Option<String>,
-    pub actual: Option<String>,
+    pub expected: Option<Observed>,
+    pub actual: Option<Observed>,
     pub message: String,
 }

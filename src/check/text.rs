@@ -44,7 +44,7 @@ pub fn write_text(
                 v.failed.len()
             )?,
         }
-        for cv in &v.capture_violations {
+        for cv in &v.capture_findings {
             writeln!(out, "      {}: {}", cv.kind, cv.message)?;
         }
         // The folded ladder of each failing connection, around its failing frames.
@@ -54,15 +54,22 @@ pub fn write_text(
                 .failed
                 .iter()
                 .take(LADDERS_PER_FILE)
-                .map(|c| c.id)
+                .map(|c| c.connection.id)
                 .collect();
             let keep: Vec<u64> = v
                 .failed
                 .iter()
-                .flat_map(|c| c.violations.iter().map(|x| x.frame))
+                .flat_map(|c| c.findings.iter().map(|x| x.frame))
                 .collect();
             let path = Path::new(&v.path);
-            if let Ok(ls) = ladder::ladders(path, config, &|c| ids.contains(&c.id), false, &keep) {
+            if let Ok(ls) = ladder::ladders(
+                path,
+                config,
+                &Default::default(),
+                &|c| ids.contains(&c.id),
+                false,
+                &keep,
+            ) {
                 for l in ls {
                     drawn.insert(l.report.id, l);
                 }
@@ -70,7 +77,7 @@ pub fn write_text(
         }
         for c in &v.failed {
             writeln!(out, "      {}", c.name())?;
-            for viol in &c.violations {
+            for viol in &c.findings {
                 let sev = viol
                     .severity
                     .map(|s| format!(" ({})", s.as_str()))
@@ -81,8 +88,13 @@ pub fn write_text(
                     viol.frame, viol.kind, sev, viol.message
                 )?;
             }
-            if let Some(l) = drawn.get(&c.id) {
-                for line in render_text(l, o).lines().skip(1) {
+            if let Some(l) = drawn.get(&c.connection.id) {
+                // Drawn 8 columns in: narrower by as much.
+                let inner = TextOptions {
+                    width: o.width.saturating_sub(8),
+                    ..o
+                };
+                for line in render_text(l, inner).lines().skip(1) {
                     writeln!(out, "        {line}")?;
                 }
             }
@@ -95,6 +107,17 @@ pub fn write_text(
         }
         if let Some(t) = &v.truncated {
             writeln!(out, "      note: truncated capture ({t})")?;
+        }
+        if let Some(first) = v.damaged_regions.first() {
+            writeln!(
+                out,
+                "      note: {} damaged region{} accepted ({} bytes skipped), the first at byte {}: {}",
+                v.damage_count,
+                if v.damage_count == 1 { "" } else { "s" },
+                v.damaged_bytes,
+                first.offset,
+                first.kind
+            )?;
         }
     }
     let n = verdicts.len();
@@ -113,13 +136,12 @@ pub fn write_text(
     )
 }
 
-/// `{"files": [...], "passed": bool}` on one line.
+/// One [`super::CheckReport`] on one line.
 pub fn write_json(out: &mut dyn Write, verdicts: &[FileVerdict]) -> io::Result<()> {
-    let passed = verdicts.iter().all(|v| v.status == Status::Pass);
-    serde_json::to_writer(
-        &mut *out,
-        &serde_json::json!({"passed": passed, "files": verdicts}),
-    )
-    .map_err(io::Error::other)?;
+    let report = super::CheckReport {
+        passed: verdicts.iter().all(|v| v.status == Status::Pass),
+        files: verdicts.to_vec(),
+    };
+    serde_json::to_writer(&mut *out, &report).map_err(io::Error::other)?;
     writeln!(out)
 }

@@ -471,7 +471,7 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
             gap,
         } => write!(
             f,
-            "new connection on {client} → {server}, which connection ending at frame {last_frame} used {gap:.3} s earlier"
+            "new connection on {client} → {server}, {gap:.3} s after the previous connection on these ports ended at frame {last_frame}"
         ),
         D::TimeWaitReuse { gap, two_msl_secs } => write!(
             f,

@@ -147,7 +147,8 @@ impl Connection {
                         expected: o.expected_seq.map(rel).unwrap_or(0),
                         saw: start,
                     },
-                    None,
+                    o.expected_seq
+                        .map(|e| (Value::Seq(e.0), Value::Seq(seg.seq.0))),
                 ),
                 K::SegmentGap => {
                     let exp = o.expected_seq.unwrap_or(seg.seq);
@@ -170,7 +171,8 @@ impl Connection {
                             .acked_unseen_from
                             .map_or(0, |n| n.relative_to(peer_base) as i32),
                     },
-                    None,
+                    o.peer_next_seq
+                        .map(|n| (Value::Seq(n.0), Value::Seq(seg.ack.0))),
                 ),
                 K::DuplicateAck => (
                     D::DuplicateAck {
@@ -183,7 +185,11 @@ impl Connection {
                 K::ZeroWindow => (D::ZeroWindow, None),
                 K::ZeroWindowProbe => (D::ZeroWindowProbe { byte: start }, None),
                 K::ZeroWindowProbeAck => (D::ZeroWindowProbeAck, None),
-                K::WindowFull => (D::WindowFull { end }, None),
+                K::WindowFull => (
+                    D::WindowFull { end },
+                    o.right_edge
+                        .map(|edge| (Value::Seq(edge.0), Value::Seq((seg.seq + len).0))),
+                ),
                 K::WindowUpdate => (D::WindowUpdate { window: seg.window }, None),
                 K::KeepAlive => (D::KeepAlive { seq: start }, None),
                 K::KeepAliveAck => (D::KeepAliveAck, None),

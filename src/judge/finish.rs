@@ -6,6 +6,7 @@ use super::state::State;
 use crate::model::connection::{
     ConnectionReport, HandshakeRtt, Isns, PerSide, TransferReport, WiresharkCounts,
 };
+use crate::model::{FlowIds, IsoTime};
 use crate::seq::SeqNumber;
 
 impl Connection {
@@ -20,9 +21,14 @@ impl Connection {
             file: file.clone(),
             client: self.client,
             server: self.server,
+            ids: FlowIds {
+                client: self.client,
+                server: self.server,
+            },
             first_frame: self.first_frame,
             last_frame: self.last_frame,
             start: self.start,
+            start_iso: IsoTime(self.start),
             duration: self.last_ts.secs_since(self.start),
             handshake: hs,
             close,
@@ -53,8 +59,8 @@ impl Connection {
                 TransferReport { client, server }
             },
             tcp_analysis: WiresharkCounts(self.ws_counts),
-            anomalies: self.findings,
-            anomalies_suppressed: self.suppressed.as_ref().map_or(0, |s| s.0.iter().sum()),
+            findings: self.findings,
+            findings_suppressed: self.suppressed.as_ref().map_or(0, |s| s.0.iter().sum()),
             suppressed: self.suppressed.map(|s| *s).unwrap_or_default(),
             evicted: self.evicted,
             tunnel: self.tunnels.as_deref().copied().unwrap_or_default(),

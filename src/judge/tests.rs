@@ -133,7 +133,7 @@ impl Wire {
 
 /// Findings as `kind@frame`, in frame order.
 fn findings(r: &ConnectionReport) -> Vec<String> {
-    r.anomalies
+    r.findings
         .iter()
         .map(|f| format!("{}@{}", f.kind, f.frame))
         .collect()
@@ -158,7 +158,7 @@ mod handshake {
         assert_eq!(w.states(), (State::Established, State::Established));
         let r = w.finish();
         assert_eq!(verdict(&r), (Handshake::Complete, Close::Open, None));
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
         assert_eq!(r.isn.client, Some(ISN_C));
         assert_eq!(r.isn.server, Some(ISN_S));
     }
@@ -172,9 +172,9 @@ mod handshake {
         let r = w.finish();
         // The ack beyond the SYN also acknowledges bytes never seen (Wireshark's ack_lost_segment).
         assert_eq!(findings(&r), ["synack_wrong_ack@2", "acked_unseen@2"]);
-        assert_eq!(r.anomalies[0].severity, Severity::Error);
+        assert_eq!(r.findings[0].severity, Severity::Error);
         assert_eq!(
-            r.anomalies[0].message().to_string(),
+            r.findings[0].message().to_string(),
             "expected the SYN-ACK to acknowledge 1 (client ISN+1, raw 1001), saw ack 5 (raw 1005) at frame 2"
         );
         assert_eq!(r.handshake, Handshake::Invalid);
@@ -203,7 +203,7 @@ mod handshake {
         // Seq one below the next looks like a keep-alive to the transfer analysis.
         assert_eq!(findings(&r), ["keep_alive@3", "handshake_ack_wrong@3"]);
         assert_eq!(
-            r.anomalies[1].message().to_string(),
+            r.findings[1].message().to_string(),
             "expected the third ACK to carry seq 1 (client ISN+1, raw 1001), saw seq 0 (raw 1000) at frame 3"
         );
     }
@@ -219,7 +219,7 @@ mod handshake {
         assert_eq!(w.states(), (State::Established, State::Established));
         let r = w.finish();
         assert_eq!(r.handshake, Handshake::SimultaneousOpen);
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
     }
 
     #[test]
@@ -273,7 +273,7 @@ mod reset {
         assert_eq!(w.states(), (State::Closed, State::Closed));
         let r = w.finish();
         assert_eq!(verdict(&r), (Handshake::Refused, Close::None, None));
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
     }
 
     #[test]
@@ -295,7 +295,7 @@ mod reset {
         let r = w.finish();
         assert_eq!(findings(&r), ["rst_out_of_window@2"]);
         assert_eq!(
-            r.anomalies[0].message().to_string(),
+            r.findings[0].message().to_string(),
             "a RST without ACK cannot answer a SYN (RFC 9293 §3.10.7.3), at frame 2"
         );
     }
@@ -309,7 +309,7 @@ mod reset {
         assert_eq!(w.states(), (State::Closed, State::Closed));
         let r = w.finish();
         assert_eq!(r.handshake, Handshake::Aborted);
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
     }
 
     #[test]
@@ -362,7 +362,7 @@ mod teardown {
             verdict(&r),
             (Handshake::Complete, Close::Graceful, Some(ClosedBy::Client))
         );
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
     }
 
     #[test]
@@ -405,7 +405,7 @@ mod teardown {
                 Some(ClosedBy::Both)
             )
         );
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
     }
 
     #[test]
@@ -423,7 +423,7 @@ mod teardown {
             (Handshake::Complete, Close::Graceful, Some(ClosedBy::Client))
         );
         assert_eq!(r.payload_bytes.client, 100);
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
     }
 
     #[test]
@@ -445,7 +445,7 @@ mod teardown {
             )
         );
         assert_eq!(r.payload_bytes.server, 300);
-        assert!(r.anomalies.is_empty(), "{:?}", findings(&r));
+        assert!(r.findings.is_empty(), "{:?}", findings(&r));
     }
 
     #[test]
@@ -462,7 +462,7 @@ mod teardown {
             findings(&r)
         );
         let f = r
-            .anomalies
+            .findings
             .iter()
             .find(|f| f.kind == K::DataAfterFin)
             .unwrap();
@@ -521,13 +521,13 @@ mod every_segment {
         let r = w.finish();
         assert_eq!(findings(&r), ["invalid_flags@4"]);
         assert_eq!(
-            r.anomalies[0].message().to_string(),
+            r.findings[0].message().to_string(),
             "client sent a segment with SYN and FIN together [SYN, FIN] at frame 4"
         );
-        let json = serde_json::to_value(r.anomalies[0]).unwrap();
+        let json = serde_json::to_value(r.findings[0]).unwrap();
         assert_eq!(json["expected"], "a valid flag combination");
         assert_eq!(json["actual"], "SYN, FIN");
-        assert_eq!(json["message"], r.anomalies[0].message().to_string());
+        assert_eq!(json["message"], r.findings[0].message().to_string());
     }
 
     #[test]
@@ -538,12 +538,12 @@ mod every_segment {
             w.c(PSH, 10);
         }
         let r = w.finish();
-        assert_eq!(r.anomalies.len(), super::super::connection::MAX_FINDINGS);
-        assert!(r.anomalies.iter().all(|f| f.kind == K::MissingAckFlag));
-        assert_eq!(r.anomalies.len() as u64 + r.anomalies_suppressed, 1000);
+        assert_eq!(r.findings.len(), super::super::connection::MAX_FINDINGS);
+        assert!(r.findings.iter().all(|f| f.kind == K::MissingAckFlag));
+        assert_eq!(r.findings.len() as u64 + r.findings_suppressed, 1000);
         // The kept ones are the first, in frame order.
-        assert_eq!(r.anomalies[0].frame, 4);
-        assert_eq!(r.anomalies.last().unwrap().frame, 259);
+        assert_eq!(r.findings[0].frame, 4);
+        assert_eq!(r.findings.last().unwrap().frame, 259);
     }
 }
 
@@ -563,15 +563,15 @@ mod every_finding_counts {
             w.c(PSH, 0);
         }
         let r = w.finish();
-        assert_eq!(r.anomalies.len(), MAX_FINDINGS);
+        assert_eq!(r.findings.len(), MAX_FINDINGS);
         assert_eq!(
             r.suppressed.get(K::MissingAckFlag),
             1000 - MAX_FINDINGS as u64
         );
-        assert_eq!(r.anomalies_suppressed, 1000 - MAX_FINDINGS as u64);
+        assert_eq!(r.findings_suppressed, 1000 - MAX_FINDINGS as u64);
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["suppressed"]["missing_ack_flag"], 744);
-        assert_eq!(json["anomalies_suppressed"], 744);
+        assert_eq!(json["findings_suppressed"], 744);
         // The summary sees all of them.
         let mut sum = Summary::default();
         sum.add(&r);
@@ -599,7 +599,7 @@ mod every_finding_counts {
         let error = w.c(SYN | FIN, 0);
         let r = w.finish();
         let warnings = r
-            .anomalies
+            .findings
             .iter()
             .filter(|f| f.severity == Severity::Warning)
             .count();
@@ -630,7 +630,7 @@ mod every_finding_counts {
         let server = w.s(PSH | ACK, 5);
         let r = w.finish();
         let after: Vec<_> = r
-            .anomalies
+            .findings
             .iter()
             .filter(|f| f.kind == K::DataAfterFin)
             .collect();
@@ -708,7 +708,7 @@ mod table {
         assert_eq!(reports[0].client_state, State::TimeWait);
         assert_eq!(findings(&reports[1]), ["port_reuse@7", "time_wait_reuse@7"]);
         assert_eq!(
-            reports[1].anomalies[1].message().to_string(),
+            reports[1].findings[1].message().to_string(),
             "new SYN 10.000 s after the previous connection closed with FINs, within 2·MSL (120 s): the side that closed first may still be in TIME-WAIT"
         );
         assert_eq!(reports[1].tcp_analysis.get("tcp.analysis.reused_ports"), 1);

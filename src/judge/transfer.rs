@@ -313,6 +313,7 @@ impl Transfer {
                 && seq + len == la + ((w as u32) << s)
             {
                 fl.set(K::WindowFull);
+                out.right_edge = Some(la + ((w as u32) << s));
             }
             let same_window = fwd.last_window == Some(seg.window);
             let mut jump = false;
@@ -455,9 +456,12 @@ impl Transfer {
                     ts,
                     retransmitted: fl.has(K::Retransmission),
                 });
-            } else if !fwd.stats.unacked_cap_reached {
-                fwd.stats.unacked_cap_reached = true;
-                fl.set(K::AnalysisLimit);
+            } else {
+                fwd.stats.unacked_untracked += 1;
+                if !fwd.stats.unacked_cap_reached {
+                    fwd.stats.unacked_cap_reached = true;
+                    fl.set(K::AnalysisLimit);
+                }
             }
         }
         if probe {

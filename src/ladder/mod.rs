@@ -30,7 +30,15 @@ pub struct Row {
     /// Relative ack, when the ACK flag is set.
     pub ack: Option<u32>,
     pub len: u32,
-    pub window: u16,
+    /// The advertised window in bytes: scaled by the sender's window scale
+    /// once both SYNs negotiated it (RFC 7323 §2.2), never on a SYN itself.
+    pub window: u32,
+    /// The window field was not scaled because the handshake (and so the
+    /// scale) was not seen.
+    pub window_unscaled: bool,
+    /// The SYN or SYN-ACK's options (MSS, window scale, SACK permitted,
+    /// timestamps, TFO), as `mss=1460 ws=7 sack_perm ts tfo`.
+    pub options: Option<String>,
     pub client_state: State,
     pub server_state: State,
     pub findings: Vec<Finding>,
@@ -71,6 +79,8 @@ struct Collector {
     handshake_done: bool,
     teardown: bool,
     highest: [Option<crate::seq::SeqNumber>; 2],
+    /// Each side's SYN: seen, and the window scale it offered.
+    syn_scale: [Option<Option<u8>>; 2],
     /// Frames whose rows must be shown even inside the fold.
     keep: Vec<u64>,
     /// Rows with warnings drawn inside the fold so far.
@@ -126,6 +136,23 @@ impl Collector {
         };
         let f = seg.flags;
         let idx = (from == Side::Server) as usize;
+        let opts = crate::decode::TcpOptions::new(seg.options);
+        if f.syn() {
+            self.syn_scale[idx] = Some(opts.window_scale());
+        }
+        let (window, window_unscaled) = match (self.syn_scale[0], self.syn_scale[1]) {
+            _ if f.syn() => (seg.window as u32, false),
+            (Some(Some(a)), Some(Some(b))) => {
+                let shift = if idx == 0 { a } else { b }.min(14);
+                ((seg.window as u32) << shift, false)
+            }
+            // No SYN seen: the connection was picked up mid-stream and the
+            // scale is unknown.
+            (None, None) => (seg.window as u32, true),
+            // Not negotiated by both SYNs (or not yet): windows are not scaled.
+            _ => (seg.window as u32, false),
+        };
+        let options = f.syn().then(|| syn_options(opts));
         let end = seg.seq + seg.payload_len;
         let retrans = seg.payload_len > 0 && self.highest[idx].is_some_and(|h| end.le(h));
         if seg.payload_len > 0 || f.syn() || f.fin() {
@@ -137,7 +164,7 @@ impl Collector {
         }
         let findings: Vec<Finding> = self
             .report
-            .anomalies
+            .findings
             .iter()
             .filter(|a| a.frame == frame.number)
             .cloned()
@@ -176,7 +203,9 @@ impl Collector {
                     .ack()
                     .then(|| other.map_or(seg.ack.0, |b| seg.ack.relative_to(b))),
                 len: seg.payload_len,
-                window: seg.window,
+                window,
+                window_unscaled,
+                options,
                 client_state,
                 server_state,
                 findings,
@@ -197,25 +226,53 @@ impl Collector {
     }
 }
 
-/// Which connections to draw.
+/// `mss=1460 ws=7 sack_perm ts tfo`: the options a SYN negotiates.
+fn syn_options(opts: crate::decode::TcpOptions<'_>) -> String {
+    use crate::decode::TcpOption as O;
+    let mut parts: Vec<String> = Vec::new();
+    for o in opts {
+        match o {
+            O::Mss(m) => parts.push(format!("mss={m}")),
+            O::WindowScale(s) => parts.push(format!("ws={s}")),
+            O::SackPermitted => parts.push("sack_perm".into()),
+            O::Timestamps { .. } => parts.push("ts".into()),
+            O::FastOpenCookie([]) => parts.push("tfo=request".into()),
+            O::FastOpenCookie(_) => parts.push("tfo".into()),
+            _ => {}
+        }
+    }
+    parts.join(" ")
+}
+
+/// Which connections to draw. Endpoints are compared as addresses, so
+/// `[2001:db8:0::1]:80` matches `[2001:db8::1]:80`.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub id: Option<u64>,
-    pub client: Option<String>,
-    pub server: Option<String>,
+    pub client: Option<std::net::SocketAddr>,
+    pub server: Option<std::net::SocketAddr>,
+}
+
+/// `ip:port`, `[v6]:port`: the form `--client` and `--server` take.
+pub fn parse_endpoint(s: &str) -> Result<std::net::SocketAddr, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not ip:port (use [v6]:port for IPv6)"))
+}
+
+fn same(e: &crate::flow::Endpoint, a: &std::net::SocketAddr) -> bool {
+    let ip = match a.ip() {
+        std::net::IpAddr::V4(v) => crate::decode::IpAddress::V4(v.octets()),
+        std::net::IpAddr::V6(v) => crate::decode::IpAddress::V6(v.octets()),
+    };
+    e.addr == ip && e.port == a.port()
 }
 
 impl Selection {
     pub fn matches(&self, c: &ConnectionReport) -> bool {
         self.id.is_none_or(|id| c.id == id)
-            && self
-                .client
-                .as_ref()
-                .is_none_or(|e| *e == c.client.to_string())
-            && self
-                .server
-                .as_ref()
-                .is_none_or(|e| *e == c.server.to_string())
+            && self.client.as_ref().is_none_or(|a| same(&c.client, a))
+            && self.server.as_ref().is_none_or(|a| same(&c.server, a))
     }
 }
 
@@ -225,15 +282,17 @@ impl Selection {
 pub fn ladders(
     path: &Path,
     config: &Config,
+    filter: &crate::filter::Filter,
     select: &dyn Fn(&ConnectionReport) -> bool,
     full: bool,
     keep: &[u64],
 ) -> Result<Vec<Ladder>, CaptureError> {
     let mut picked: Vec<ConnectionReport> = Vec::new();
     let mut next = 1;
-    crate::pipeline::analyze_path(
+    crate::pipeline::analyze_path_filtered(
         path,
         config,
+        filter,
         &mut next,
         &mut |c| {
             if select(&c) {
@@ -254,6 +313,7 @@ pub fn ladders(
             handshake_done: false,
             teardown: false,
             highest: [None, None],
+            syn_scale: [None, None],
             keep: keep.to_vec(),
             middle_rows: 0,
         })

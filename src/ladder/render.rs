@@ -1,5 +1,6 @@
 use super::{Entry, Fold, Ladder, Row};
 use crate::findings::{Severity, Side};
+use crate::report::thousands;
 use std::fmt::Write as _;
 
 /// How the text ladder is drawn.
@@ -17,18 +18,6 @@ impl Default for TextOptions {
             color: false,
         }
     }
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn bytes(n: u64) -> String {
@@ -76,7 +65,33 @@ fn label(r: &Row) -> String {
         let _ = write!(s, " len={}", r.len);
     }
     let _ = write!(s, " win={}", r.window);
+    if r.window_unscaled {
+        s.push_str(" (unscaled)");
+    }
+    if let Some(o) = r.options.as_deref().filter(|o| !o.is_empty()) {
+        let _ = write!(s, " [{o}]");
+    }
     s
+}
+
+/// Splits `text` into lines of at most `width` characters at spaces (a word
+/// longer than the width gets a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(20);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 fn mark(sev: Severity) -> &'static str {
@@ -95,14 +110,11 @@ fn paint(s: &str, code: &str, color: bool) -> String {
     }
 }
 
-/// A horizontal arrow `width` columns wide carrying `text`.
+/// A horizontal arrow `width` columns wide carrying `text` (never cut: the
+/// caller makes the arrows wide enough for the longest label).
 fn arrow(text: &str, width: usize, right: bool) -> String {
     let inner = width.saturating_sub(3);
-    let mut t: String = text.chars().take(inner).collect();
-    if text.chars().count() > inner && inner > 0 {
-        t = text.chars().take(inner - 1).collect();
-        t.push('…');
-    }
+    let t = text;
     let pad = inner.saturating_sub(t.chars().count());
     if right {
         format!("─{t}{}─▶", "─".repeat(pad))
@@ -121,18 +133,29 @@ pub fn render_text(l: &Ladder, o: TextOptions) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{} {} → {}  handshake {}, close {}{}  ({})",
+        "{} {} → {}  handshake {}, close {}{}  ({}, start {})",
         paint(&format!("#{}", r.id), "1", o.color),
         r.client,
         r.server,
         r.handshake,
         r.close,
         closed_by,
-        r.file
+        r.file,
+        r.start_iso
     );
     const STATE_W: usize = 13;
     let fixed = 8 + 11 + 2 * (STATE_W + 1) + 2;
-    let arrow_w = o.width.saturating_sub(fixed).clamp(30, 90);
+    // Wide enough for the longest label: a cut label loses its numbers.
+    let longest = l
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Segment(row) => Some(label(row).chars().count() + 3),
+            Entry::Folded(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let arrow_w = o.width.saturating_sub(fixed).clamp(30, 90).max(longest);
     let head_c = format!("client {}", r.client);
     let head_s = format!("server {}", r.server);
     let gap = arrow_w
@@ -177,7 +200,12 @@ pub fn render_text(l: &Ladder, o: TextOptions) -> String {
                     if f.count > 1 {
                         let _ = write!(line, " ({} times, up to frame {})", f.count, f.last_frame);
                     }
-                    let _ = writeln!(out, "{indent}{}", paint(&line, code, o.color));
+                    // Long findings wrap under their indent, past the mark.
+                    let room = o.width.saturating_sub(indent.len() + 2);
+                    for (i, part) in wrap(&line, room).iter().enumerate() {
+                        let lead = if i == 0 { "" } else { "  " };
+                        let _ = writeln!(out, "{indent}{lead}{}", paint(part, code, o.color));
+                    }
                 }
             }
         }

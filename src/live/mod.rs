@@ -10,6 +10,6 @@ mod pcap;
 mod session;
 
 #[cfg(feature = "live")]
-pub use self::pcap::{PcapSource, list_interfaces, open, stop_on_ctrl_c};
+pub use self::pcap::{PcapSource, default_interface, list_interfaces, open, stop_on_ctrl_c};
 pub use output::{LiveFormat, LiveReport, StatusLine};
 pub use session::{Drops, FrameSource, LiveError, LiveOptions, LiveStatus, Next, Packet, run};

@@ -85,10 +85,11 @@ impl<W: Write> LiveReport<W> {
                 };
                 writeln!(
                     self.out,
-                    "{} packets, {} TCP segments, {} connections; handshakes: {}; closes: {}",
+                    "{} packets, {} TCP segments, {} connection{}; handshakes: {}; closes: {}",
                     status.packets,
                     status.tcp_segments,
                     s.connections,
+                    if s.connections == 1 { "" } else { "s" },
                     counts(&s.handshake),
                     counts(&s.close)
                 )?;

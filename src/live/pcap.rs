@@ -13,6 +13,18 @@ pub fn list_interfaces() -> Result<Vec<(String, Option<String>)>, LiveError> {
         .map_err(|e| LiveError::Capture(e.to_string()))
 }
 
+/// The interface tcpdump would pick: libpcap's first up, non-loopback device.
+pub fn default_interface() -> Result<String, LiveError> {
+    match pcap::Device::lookup() {
+        Ok(Some(d)) => Ok(d.name),
+        Ok(None) => Err(LiveError::Capture(
+            "no interface to capture on: name one with -i (`tcpshake live --list` shows them)"
+                .into(),
+        )),
+        Err(e) => Err(LiveError::Capture(e.to_string())),
+    }
+}
+
 fn open_error(interface: &str, e: pcap::Error) -> LiveError {
     let message = e.to_string();
     let lower = message.to_lowercase();

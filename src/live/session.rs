@@ -48,7 +48,7 @@ pub enum LiveError {
 }
 
 /// Counters shown while capturing and at the end.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, schemars::JsonSchema)]
 pub struct LiveStatus {
     pub packets: u64,
     pub tcp_segments: u64,
@@ -60,9 +60,17 @@ pub struct LiveStatus {
     /// Packets the interface or driver dropped (ps_ifdrop).
     pub interface_dropped: u64,
     pub decode_errors: u64,
+    /// Connections ended early because the flow table was full.
+    pub evicted_connections: u64,
 }
 
 impl LiveStatus {
+    /// Said when the flow table overflowed, with the flag that raises it.
+    pub fn eviction_warning(&self, interface: &str, max_connections: usize) -> Option<String> {
+        crate::model::file::eviction_warning(interface, self.evicted_connections, max_connections)
+            .map(|w| format!("warning: {w}"))
+    }
+
     /// Said prominently when packets were lost: drops explain gaps.
     pub fn drop_warning(&self) -> Option<String> {
         (self.kernel_dropped > 0 || self.interface_dropped > 0).then(|| {
@@ -164,7 +172,7 @@ pub fn run(
     let mut pipeline = Pipeline::new(config.clone(), 1, &opts.interface);
     let findings = Cell::new(0u64);
     let mut out = |r: ConnectionReport| {
-        findings.set(findings.get() + r.anomalies.len() as u64);
+        findings.set(findings.get() + r.findings.len() as u64);
         on_connection(r);
     };
     let mut status = LiveStatus::default();
@@ -226,4 +234,5 @@ fn update(status: &mut LiveStatus, source: &mut dyn FrameSource, p: &Pipeline, p
     status.tcp_segments = p.tally().tcp_segments;
     status.decode_errors = p.tally().decode_error_count;
     status.connections = p.connections();
+    status.evicted_connections = p.evicted();
 }

@@ -6,7 +6,11 @@ use crate::capture::Timestamp;
 use crate::decode::TunnelPath;
 use crate::findings::{ALL_KINDS, Finding, FindingKind, KIND_COUNT, WS_ITEMS};
 use crate::flow::Endpoint;
+use crate::model::ids::{FlowIds, IsoTime};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The state of one endpoint, reconstructed from the segments that went by.
@@ -64,8 +68,22 @@ impl Serialize for State {
     }
 }
 
+impl JsonSchema for State {
+    fn schema_name() -> Cow<'static, str> {
+        "State".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "An RFC 9293 §3.3.2 connection state.",
+            "type": "string",
+            "enum": ["CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+                     "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT"]
+        })
+    }
+}
+
 /// How the three-way handshake (RFC 9293 §3.5) went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Handshake {
     Complete,
@@ -79,7 +97,7 @@ pub enum Handshake {
 }
 
 /// How the connection ended (RFC 9293 §3.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Close {
     Graceful,
@@ -91,7 +109,7 @@ pub enum Close {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClosedBy {
     Client,
@@ -188,7 +206,7 @@ impl fmt::Display for Close {
 }
 
 /// Per-direction figures in reports.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, JsonSchema)]
 pub struct DirectionStats {
     pub retransmitted_segments: u64,
     pub retransmitted_bytes: u64,
@@ -206,6 +224,10 @@ pub struct DirectionStats {
     pub window_scale_unknown: bool,
     /// The unacknowledged-segment list reached its cap.
     pub unacked_cap_reached: bool,
+    /// Segments sent while the list was full, so not tracked: their RTT and
+    /// whether their acknowledgement was seen are unknown.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unacked_untracked: u64,
 }
 
 /// Counts of Wireshark's items (indexed by [`crate::findings::WsItem`]),
@@ -243,49 +265,69 @@ impl Serialize for WiresharkCounts {
 }
 
 /// Data-transfer figures per direction.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct TransferReport {
     pub client: DirectionStats,
     pub server: DirectionStats,
 }
 
 /// Per-direction numbers in reports.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, JsonSchema)]
 pub struct PerSide {
     pub client: u64,
     pub server: u64,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, JsonSchema)]
 pub struct Isns {
     pub client: Option<u32>,
     pub server: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, JsonSchema)]
 pub struct HandshakeRtt {
     pub syn_to_synack: Option<f64>,
     pub synack_to_ack: Option<f64>,
 }
 
 /// The verdict on a finished connection: what reports print.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ConnectionReport {
+    /// Unique in the run, in order of the connection's first frame.
     pub id: u64,
+    /// The capture file (or interface) it was found in.
+    #[schemars(with = "String")]
     pub file: std::sync::Arc<str>,
+    /// `ip:port` (`[v6]:port`) of the side that sent the first SYN.
+    #[schemars(with = "String")]
     pub client: Endpoint,
+    #[schemars(with = "String")]
     pub server: Endpoint,
+    /// The endpoints as separate fields (Zeek's `id.orig_h` …) and the Community ID.
+    #[serde(flatten)]
+    #[schemars(with = "crate::model::ids::FlowIdsSchema")]
+    pub ids: FlowIds,
+    /// 1-based frame numbers, as Wireshark counts them.
     pub first_frame: u64,
     pub last_frame: u64,
+    /// Epoch seconds of the first frame.
+    #[schemars(with = "f64")]
     pub start: Timestamp,
+    /// The same instant, ISO 8601 UTC.
+    #[schemars(with = "String")]
+    pub start_iso: IsoTime,
+    /// Seconds from the first to the last frame.
     pub duration: f64,
     pub handshake: Handshake,
     pub close: Close,
     pub closed_by: Option<ClosedBy>,
     pub client_state: State,
     pub server_state: State,
+    /// Zeek's `conn_state`.
     pub conn_state: &'static str,
+    /// Zeek's `history`.
     pub history: String,
+    /// Wireshark's `tcp.completeness` bitmask.
     pub completeness: u8,
     pub packets: PerSide,
     pub payload_bytes: PerSide,
@@ -294,20 +336,27 @@ pub struct ConnectionReport {
     pub isn: Isns,
     pub transfer: TransferReport,
     /// Wireshark's `tcp.analysis.*` and `tcp.connection.*` items: frames carrying each.
+    #[schemars(with = "BTreeMap<String, u32>")]
     pub tcp_analysis: WiresharkCounts,
-    pub anomalies: Vec<Finding>,
+    /// Ordered by frame; at most [`MAX_FINDINGS`] of each severity.
+    #[schemars(with = "Vec<crate::model::ids::FindingSchema>")]
+    pub findings: Vec<Finding>,
     /// Findings beyond the per-connection cap, counted but not listed.
     #[serde(skip_serializing_if = "is_zero")]
-    pub anomalies_suppressed: u64,
+    #[schemars(default)]
+    pub findings_suppressed: u64,
     /// The same, by kind.
     #[serde(skip_serializing_if = "KindCounts::is_empty")]
+    #[schemars(with = "BTreeMap<String, u64>", default)]
     pub suppressed: KindCounts,
     /// The table was full and this connection was ended early (`--max-connections`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(default)]
     pub evicted: bool,
     /// The tunnels the connection was carried in, innermost first (e.g.
     /// `["vxlan:vni=42", "ipv4:10.0.0.1→10.0.0.2"]`); omitted when none.
     #[serde(skip_serializing_if = "TunnelPath::is_empty")]
+    #[schemars(with = "Vec<String>")]
     pub tunnel: TunnelPath,
 }
 
@@ -364,11 +413,26 @@ impl Serialize for KindCounts {
 }
 
 impl ConnectionReport {
+    /// The handshake or the close went wrong: refused, unanswered, reset,
+    /// half-closed … Still-open connections (the capture ended) and
+    /// connections picked up mid-stream are not failures.
+    pub fn failed(&self) -> bool {
+        let hs_ok = matches!(
+            self.handshake,
+            Handshake::Complete | Handshake::SimultaneousOpen | Handshake::NotObserved
+        );
+        let close_ok = matches!(
+            self.close,
+            Close::Graceful | Close::Simultaneous | Close::Open
+        );
+        !(hs_ok && close_ok)
+    }
+
     /// Every finding of the connection by kind: listed ones (with their
     /// repeats) and those past the cap.
     pub fn finding_counts(&self) -> KindCounts {
         let mut all = self.suppressed;
-        for f in &self.anomalies {
+        for f in &self.findings {
             all.add(f.kind, f.count);
         }
         all

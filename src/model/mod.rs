@@ -4,7 +4,11 @@
 
 pub mod connection;
 pub mod file;
+pub mod ids;
+
+pub use ids::{FlowIds, IsoTime};
 
 pub use file::{
-    DecodeErrorEntry, FRAMES_PER_REASON, FileReport, MAX_LISTED_ERRORS, ReasonCount, Summary,
+    DecodeErrorEntry, FRAMES_PER_REASON, FileReport, FileStatus, MAX_LISTED_ERRORS, ReasonCount,
+    Summary,
 };

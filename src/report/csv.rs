@@ -23,7 +23,7 @@ impl<W: Write> CsvReporter<W> {
             self.header_written = true;
             writeln!(
                 self.out,
-                "id,file,client,server,first_frame,last_frame,start,duration,handshake,close,closed_by,client_state,server_state,conn_state,history,completeness,client_packets,server_packets,client_payload_bytes,server_payload_bytes,syn_to_synack,synack_to_ack,errors,warnings,infos,findings,tunnel"
+                "id,file,client,server,client_ip,client_port,server_ip,server_port,community_id,first_frame,last_frame,start,start_iso,duration,handshake,close,closed_by,client_state,server_state,conn_state,history,completeness,client_packets,server_packets,client_payload_bytes,server_payload_bytes,syn_to_synack,synack_to_ack,errors,warnings,infos,findings,tunnel"
             )?;
         }
         Ok(())
@@ -52,22 +52,30 @@ impl<W: Write> Reporter for CsvReporter<W> {
                 .map(|(_, n)| n)
                 .sum()
         };
+        // Findings past the per-connection cap are named with their count.
         let kinds: Vec<String> = c
-            .anomalies
+            .findings
             .iter()
             .map(|f| format!("{}@{}", f.kind.id(), f.frame))
+            .chain(c.suppressed.iter().map(|(k, n)| format!("{}+{n}", k.id())))
             .collect();
         let tunnel: Vec<String> = c.tunnel.labels().map(|l| l.to_string()).collect();
         writeln!(
             self.out,
-            "{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.id,
             quote(&c.file),
             quote(&c.client.to_string()),
             quote(&c.server.to_string()),
+            c.client.addr,
+            c.client.port,
+            c.server.addr,
+            c.server.port,
+            c.ids.community_id(),
             c.first_frame,
             c.last_frame,
-            c.start,
+            c.start.as_secs_f64(),
+            c.start_iso,
             c.duration,
             c.handshake,
             c.close,

@@ -4,10 +4,12 @@
 mod csv;
 mod json;
 mod table;
+mod time;
 
 pub use self::csv::CsvReporter;
 pub use self::json::{JsonReporter, JsonlReporter};
-pub use self::table::{TableReporter, connection_block};
+pub use self::table::{TableReporter, connection_block, failed, thousands};
+pub use self::time::TimeFormat;
 pub use crate::duration::human_duration;
 
 use crate::model::connection::ConnectionReport;

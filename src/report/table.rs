@@ -1,4 +1,6 @@
+use super::time::TimeFormat;
 use super::{Reporter, human_duration};
+use crate::capture::Timestamp;
 use crate::decode::link_type_name;
 use crate::findings::Severity;
 use crate::model::connection::ConnectionReport;
@@ -7,31 +9,46 @@ use std::io::{self, Write};
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-/// The human report: per file, then the summary, then the connections with
-/// findings (every connection with `all`), each finding in plain words.
+/// The human report, as tshark prints: each connection that failed or has
+/// findings (every connection with `all`) as it finishes, then per file and
+/// the summary at the end. Nothing is kept, so endless input is fine.
 pub struct TableReporter<W: Write> {
     out: W,
     all: bool,
-    kept: Vec<ConnectionReport>,
+    time: TimeFormat,
+    /// The first connection's start: the origin of relative times.
+    origin: Option<Timestamp>,
+    printed: u64,
 }
 
 impl<W: Write> TableReporter<W> {
-    pub fn new(out: W, all: bool) -> Self {
+    pub fn new(out: W, all: bool, time: TimeFormat) -> Self {
         TableReporter {
             out,
             all,
-            kept: Vec::new(),
+            time,
+            origin: None,
+            printed: 0,
         }
     }
 }
 
-fn ts(t: Option<crate::capture::Timestamp>) -> String {
-    t.map(|t| t.to_string()).unwrap_or_else(|| "-".into())
+/// See [`ConnectionReport::failed`].
+pub fn failed(c: &ConnectionReport) -> bool {
+    c.failed()
 }
 
-fn file_table(f: &FileReport) -> String {
+fn file_table(f: &FileReport, time: TimeFormat) -> String {
+    let ts = |t: Option<Timestamp>| match (t, f.start) {
+        (Some(t), Some(o)) => time.show(t, o),
+        _ => "-".to_string(),
+    };
     let mut b = Builder::default();
     b.push_record(["file", &f.path]);
+    if let Some(e) = &f.error {
+        b.push_record(["unreadable", e]);
+        return b.build().with(Style::rounded()).to_string();
+    }
     let mut fmt = f.format.as_str().to_string();
     if f.gzip {
         fmt.push_str(" (gzip)");
@@ -87,14 +104,54 @@ fn file_table(f: &FileReport) -> String {
         };
         b.push_record([
             format!("  {reason}"),
-            format!("{} (frames {}{more})", r.count, frames.join(", ")),
+            format!(
+                "{} frame{}: {}{more}",
+                thousands(r.count),
+                if r.count == 1 { "" } else { "s" },
+                frames.join(", ")
+            ),
         ]);
     }
     if let Some(why) = &f.truncated_reason {
         b.push_record(["truncated", &format!("yes: {why}")]);
     }
-    b.push_record(["first packet", &ts(f.first_ts)]);
-    b.push_record(["last packet", &ts(f.last_ts)]);
+    if f.damage_count > 0 {
+        b.push_record([
+            "DAMAGED".to_string(),
+            format!(
+                "{} region{}, {} bytes skipped; read on past {}",
+                f.damage_count,
+                if f.damage_count == 1 { "" } else { "s" },
+                f.damaged_bytes,
+                if f.damage_count == 1 { "it" } else { "them" },
+            ),
+        ]);
+        for r in f.damaged_regions.iter().take(DAMAGE_ROWS) {
+            b.push_record([
+                format!("  at byte {}", r.offset),
+                format!(
+                    "{} bytes skipped, {} frames before, {} after: {}",
+                    r.skipped, r.frames_before, r.frames_after, r.kind
+                ),
+            ]);
+        }
+        let shown = f.damaged_regions.len().min(DAMAGE_ROWS) as u64;
+        if f.damage_count > shown {
+            b.push_record([
+                "  …".to_string(),
+                format!(
+                    "{} more not shown (JSON lists the first {})",
+                    f.damage_count - shown,
+                    crate::capture::MAX_LISTED_DAMAGE
+                ),
+            ]);
+        }
+    }
+    b.push_record(["first packet", &ts(f.start)]);
+    b.push_record(["last packet", &ts(f.end)]);
+    if let (Some(a), Some(z)) = (f.start, f.end) {
+        b.push_record(["duration", &human_duration(z.secs_since(a))]);
+    }
     b.push_record(["connections", &f.connections.to_string()]);
     if f.evicted_connections > 0 {
         b.push_record(["evicted (table full)", &f.evicted_connections.to_string()]);
@@ -102,9 +159,17 @@ fn file_table(f: &FileReport) -> String {
     b.build().with(Style::rounded()).to_string()
 }
 
+/// Damaged regions drawn one per row in the file table.
+const DAMAGE_ROWS: usize = 5;
+
 fn summary_table(s: &Summary) -> String {
     let mut b = Builder::default();
-    b.push_record(["connections", &s.connections.to_string(), ""]);
+    b.push_record(["connections", &thousands(s.connections), ""]);
+    b.push_record([
+        "failed",
+        "handshake or close",
+        &thousands(s.connections_failed),
+    ]);
     for (k, v) in &s.handshake {
         if *v > 0 {
             b.push_record(["handshake", k, &v.to_string()]);
@@ -124,9 +189,15 @@ fn summary_table(s: &Summary) -> String {
     b.build().with(Style::rounded()).to_string()
 }
 
+/// One connection in words: who, verdicts, where in the file, the figures
+/// tshark's conv,tcp gives (packets, bytes, duration), then its findings.
 pub fn connection_block(c: &ConnectionReport) -> String {
+    connection_block_at(c, TimeFormat::Iso, c.start)
+}
+
+fn connection_block_at(c: &ConnectionReport, time: TimeFormat, origin: Timestamp) -> String {
     let mut s = format!(
-        "#{} {} → {}  handshake {}  close {}{}  frames {}–{}  {} / {}  [{} {}]\n",
+        "#{} {} → {}  handshake {}  close {}{}{}\n",
         c.id,
         c.client,
         c.server,
@@ -135,8 +206,22 @@ pub fn connection_block(c: &ConnectionReport) -> String {
         c.closed_by
             .map(|b| format!(" by {}", b.as_str()))
             .unwrap_or_default(),
+        if failed(c) { "  FAILED" } else { "" },
+    );
+    s.push_str(&format!(
+        "    {}  frames {}–{}  start {}  duration {}  packets {} → / {} ←  bytes {} → / {} ←\n",
+        c.file,
         c.first_frame,
         c.last_frame,
+        time.show(c.start, origin),
+        human_duration(c.duration),
+        thousands(c.packets.client),
+        thousands(c.packets.server),
+        thousands(c.payload_bytes.client),
+        thousands(c.payload_bytes.server),
+    ));
+    s.push_str(&format!(
+        "    states {} / {}  zeek [{} {}]\n",
         c.client_state,
         c.server_state,
         c.conn_state,
@@ -145,7 +230,7 @@ pub fn connection_block(c: &ConnectionReport) -> String {
         } else {
             &c.history
         },
-    );
+    ));
     if !c.tunnel.is_empty() {
         s.push_str(&format!("    tunnel: {}\n", c.tunnel));
     }
@@ -159,7 +244,7 @@ pub fn connection_block(c: &ConnectionReport) -> String {
         }
         s.push('\n');
     }
-    for f in &c.anomalies {
+    for f in &c.findings {
         let mark = match f.severity {
             Severity::Error => "✗",
             Severity::Warning => "!",
@@ -196,38 +281,37 @@ pub fn connection_block(c: &ConnectionReport) -> String {
 
 impl<W: Write> Reporter for TableReporter<W> {
     fn connection(&mut self, c: &ConnectionReport) -> io::Result<()> {
-        if self.all || !c.anomalies.is_empty() {
-            self.kept.push(c.clone());
+        if !self.all && !failed(c) && c.findings.is_empty() && c.suppressed.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let origin = *self.origin.get_or_insert(c.start);
+        if self.printed == 0 {
+            let title = if self.all {
+                "Connections, as they finish"
+            } else {
+                "Failed connections and connections with findings, as they finish"
+            };
+            writeln!(self.out, "{title}:")?;
+        }
+        self.printed += 1;
+        write!(self.out, "{}", connection_block_at(c, self.time, origin))?;
+        self.out.flush()
     }
 
     fn finish(&mut self, files: &[FileReport], summary: &Summary) -> io::Result<()> {
+        if self.printed > 0 {
+            writeln!(self.out)?;
+        }
         for f in files {
-            writeln!(self.out, "{}", file_table(f))?;
+            writeln!(self.out, "{}", file_table(f, self.time))?;
         }
         writeln!(self.out, "{}", summary_table(summary))?;
-        self.kept.sort_by_key(|c| c.id);
-        if !self.kept.is_empty() {
-            writeln!(
-                self.out,
-                "\n{}:",
-                if self.all {
-                    "Connections"
-                } else {
-                    "Connections with findings"
-                }
-            )?;
-        }
-        for c in &self.kept {
-            write!(self.out, "{}", connection_block(c))?;
-        }
         self.out.flush()
     }
 }
 
 /// `10641` → `10,641`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {

@@ -19,3 +19,17 @@ pub fn percent(agree: u32, total: u32) -> f64 {
         100.0 * agree as f64 / total as f64
     }
 }
+
+/// Says loudly that a conformance comparison did not run: written straight to
+/// the terminal (the test harness captures `println!`), so it shows in every
+/// `cargo test` run, not only with `--nocapture`.
+pub fn skipped(root: &std::path::Path, what: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED: {what} comparison NOT RUN: {} not found. The agreement \
+figures in README.md and docs/conformance.md were NOT checked. See \
+docs/conformance.md for where the corpus comes from. ***\n",
+        root.display()
+    );
+}
