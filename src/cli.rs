@@ -257,6 +257,7 @@ pub struct TrackingArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
     pub msl: i64,
     /// Most connections tracked at once; the longest-idle are evicted beyond it.
+    /// Also the most closed 4-tuples remembered for 2·MSL (oldest forgotten first).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
     pub max_connections: usize,
     /// Zeek's likely server ports for the conn_state/history fields:

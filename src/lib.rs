@@ -23,6 +23,7 @@ pub mod judge;
 pub mod ladder;
 pub mod live;
 pub mod model;
+pub mod numbers;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

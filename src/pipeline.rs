@@ -12,7 +12,7 @@ use crate::decode::{
 };
 use crate::filter::Filter;
 use crate::findings::{Detail, Finding, Side};
-use crate::flow::{Endpoint, FlowKey, FlowTable};
+use crate::flow::{Endpoint, FlowHasher, FlowKey, FlowTable};
 use crate::judge::{Config, Connection};
 use crate::model::connection::ConnectionReport;
 use crate::model::{FileReport, Summary};
@@ -42,8 +42,19 @@ pub struct Pipeline {
 impl Pipeline {
     /// Connection ids start at `first_id`; `source` names the file or interface.
     pub fn new(config: Config, first_id: u64, source: &str) -> Pipeline {
+        Self::with_hasher(config, first_id, source, FlowHasher::random())
+    }
+
+    /// As [`new`](Self::new), with the flow table's hasher chosen (its seed
+    /// must change nothing in the output: tests run the same capture with two).
+    pub fn with_hasher(
+        config: Config,
+        first_id: u64,
+        source: &str,
+        hasher: FlowHasher,
+    ) -> Pipeline {
         Pipeline {
-            table: FlowTable::new(config, first_id),
+            table: FlowTable::with_hasher(config, first_id, hasher),
             source: source.into(),
             tally: FileReport::new(source.to_string()),
             connections: 0,
@@ -92,8 +103,10 @@ impl Pipeline {
                     (&self.filter, start),
                     out,
                 );
-                if let Some(conn) = self.table.segment(frame.number, frame.ts, &seg, &mut emit)
-                    && seg.tunnel_depth > 0
+                self.table.segment(frame.number, frame.ts, &seg, &mut emit);
+                if seg.tunnel_depth > 0
+                    && let Some(conn) = self.table.get_mut(&FlowKey::of(&seg))
+                    && !conn.has_tunnels()
                 {
                     // Rebuilt only here, once per tunnelled connection.
                     match tunnels {
@@ -251,6 +264,8 @@ impl Pipeline {
         let mut r = self.tally;
         r.connections = self.connections;
         r.evicted_connections = self.table.evicted;
+        r.forgotten_closed_tuples = self.table.forgotten;
+        (r.capture_time_jumps, r.capture_time_jump) = self.table.time_jumps();
         r
     }
 
@@ -425,6 +440,12 @@ pub fn analyze_files(
         p.done();
         match result {
             Ok(report) => {
+                if report.forgotten_closed_tuples > 0 {
+                    warn(format!(
+                        "{}: {} closed 4-tuples forgotten before 2·MSL (memory full at --max-connections); TIME-WAIT reuse on them goes unreported",
+                        report.path, report.forgotten_closed_tuples
+                    ));
+                }
                 if let Some(why) = &report.truncated_reason {
                     warn(format!(
                         "{}: truncated capture ({why}); everything before the cut was analysed",

@@ -14,8 +14,8 @@ use super::layer::At;
 use super::tunnel::{TunnelKey, TunnelPath};
 use super::walk::{self, Decoded, FragmentSeen, Walked};
 use crate::capture::{Frame, Timestamp};
-use rustc_hash::FxHashMap;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Limits on the fragments held at once.
 #[derive(Debug, Clone, Copy)]
@@ -209,7 +209,9 @@ impl Datagram {
 /// Puts IP fragments back together. Owned by the pipeline, one per capture.
 pub struct Reassembler {
     config: ReassemblyConfig,
-    pending: FxHashMap<FragmentKey, Datagram>,
+    /// Keyed by what came off the wire: a per-run random hasher, so that
+    /// chosen addresses and IDs cannot be aimed at one bucket.
+    pending: HashMap<FragmentKey, Datagram, foldhash::fast::RandomState>,
     bytes: usize,
     /// The last completed datagram, which a returned segment borrows.
     out: Vec<u8>,
@@ -227,7 +229,7 @@ impl Reassembler {
     pub fn new(config: ReassemblyConfig) -> Reassembler {
         Reassembler {
             config,
-            pending: FxHashMap::default(),
+            pending: HashMap::default(),
             bytes: 0,
             out: Vec::new(),
             events: Vec::new(),

@@ -8,23 +8,61 @@ mod tracker;
 pub use endpoint::Endpoint;
 pub use tracker::{Limits, PreviousUse, Settings, Tracker};
 
+mod attempt;
+mod clock;
+mod expiry;
+
+pub use clock::TimeJump;
+
 use crate::capture::Timestamp;
 use crate::decode::{IpAddress, TcpSegment, TunnelKey};
-use rustc_hash::FxHashMap;
+use attempt::Attempt;
+use clock::Clock;
+use expiry::{Due, Recent};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+/// The hasher of every map keyed by what came off the wire: seeded at random
+/// per table, so a sender who chooses addresses and ports cannot aim them at
+/// one bucket (Crosby and Wallach, "Denial of Service via Algorithmic
+/// Complexity Attacks", 2003). Nothing depends on the seed: output follows
+/// connection ids, never the order of a map.
+pub type FlowHasher = foldhash::fast::SeedableRandomState;
+/// A map keyed by flow, with the per-run random hasher.
+pub type FlowMap<V> = HashMap<FlowKey, V, FlowHasher>;
+
+/// A hasher seeded with `seed` (tests: results must not depend on it).
+pub fn seeded_hasher(seed: u64) -> FlowHasher {
+    FlowHasher::with_seed(seed, foldhash::SharedSeed::global_fixed())
+}
 
 /// A connection's 4-tuple, the same in both directions.
 ///
 /// Packed into plain integers (IPv4 as IPv4-mapped IPv6) so that hashing and
 /// comparing it costs a few machine words per segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Kept as 64-bit words (40 bytes, 8-aligned) rather than `u128`s, whose
+/// 16-byte alignment would pad every table entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
-    lo: u128,
-    hi: u128,
-    /// Port of `lo` in the high half, of `hi` in the low half.
+    /// The lower endpoint's address, then the higher one's.
+    addrs: [u64; 4],
+    /// Port of the lower endpoint in the high half, of the higher in the low half.
     ports: u32,
     /// The virtual network ([`crate::decode::TunnelKey`]; 0 for none): the
     /// same inner addresses in two VNIs or GRE keys are two connections.
     tunnel: u64,
+}
+
+impl Hash for FlowKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for w in self.addrs {
+            h.write_u64(w);
+        }
+        h.write_u32(self.ports);
+        h.write_u64(self.tunnel);
+    }
 }
 
 #[inline]
@@ -56,8 +94,12 @@ impl FlowKey {
         let b = (addr_bits(b.0), b.1);
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
-            lo: lo.0,
-            hi: hi.0,
+            addrs: [
+                (lo.0 >> 64) as u64,
+                lo.0 as u64,
+                (hi.0 >> 64) as u64,
+                hi.0 as u64,
+            ],
             ports: ((lo.1 as u32) << 16) | hi.1 as u32,
             tunnel: 0,
         }
@@ -99,14 +141,21 @@ pub fn roles(seg: &TcpSegment<'_>) -> (Endpoint, Endpoint) {
     }
 }
 
-/// Does `seg` start a new connection instead of joining `conn`?
-fn ends_before<C: Tracker>(config: &Limits, conn: &C, seg: &TcpSegment<'_>, ts: Timestamp) -> bool {
+/// Does `seg` start a new connection instead of joining `slot`'s? `now` and the
+/// slot's times are table time.
+fn ends_before<C: Tracker>(
+    config: &Limits,
+    conn: &C,
+    (seen, syn_seen): (i64, i64),
+    seg: &TcpSegment<'_>,
+    now: i64,
+) -> bool {
     let f = seg.flags;
     let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
     if pure_syn && conn.closed_for_reuse() {
         return true;
     }
-    let idle = ts.nanos_since(conn.last_ts());
+    let idle = now.saturating_sub(seen);
     if conn.close_complete() && idle > config.close_timeout {
         return true;
     }
@@ -119,44 +168,117 @@ fn ends_before<C: Tracker>(config: &Limits, conn: &C, seg: &TcpSegment<'_>, ts: 
         return true;
     }
     if conn.unanswered_attempt()
-        && let Some(syn_ts) = conn.last_syn_ts()
-        && ts.nanos_since(syn_ts) >= config.attempt_timeout
+        && conn.last_syn_ts().is_some()
+        && now.saturating_sub(syn_seen) >= config.attempt_timeout
     {
         return true;
     }
     false
 }
 
+/// A live connection with its times in table time (see `clock`).
+struct Slot<C> {
+    held: Held<C>,
+    /// Table time of the last segment.
+    seen: i64,
+    /// Table time of the last SYN without ACK.
+    syn_seen: i64,
+}
+
+/// A live connection's state: boxed so the table's buckets stay small (one
+/// allocation per connection), and a bare SYN while that is all it is.
+enum Held<C> {
+    Attempt(Box<Attempt>),
+    Full(Box<C>),
+}
+
+impl<C: Tracker> Slot<C> {
+    fn id(&self) -> u64 {
+        match &self.held {
+            Held::Attempt(a) => a.id,
+            Held::Full(c) => c.id(),
+        }
+    }
+
+    fn close_complete(&self) -> bool {
+        match &self.held {
+            Held::Attempt(_) => false,
+            Held::Full(c) => c.close_complete(),
+        }
+    }
+
+    /// The full connection, made from the attempt's SYN if need be.
+    fn full(&mut self, settings: &C::Settings) -> &mut C {
+        if let Held::Attempt(a) = &self.held {
+            self.held = Held::Full(a.promote(settings));
+        }
+        match &mut self.held {
+            Held::Full(c) => c,
+            Held::Attempt(_) => unreachable!("promoted above"),
+        }
+    }
+
+    fn into_full(self, settings: &C::Settings) -> Box<C> {
+        match self.held {
+            Held::Attempt(a) => a.promote(settings),
+            Held::Full(c) => c,
+        }
+    }
+}
+
 /// Live connections plus a short memory of recently closed 4-tuples (for
 /// port-reuse and TIME-WAIT findings), both bounded. Generic over the
 /// connection state it keeps (`S::Conn`), which a later stage defines.
+///
+/// Expiry runs in time order from a min-heap of due times, once per second
+/// of table time, and costs the connections that come due, not the table.
 pub struct FlowTable<S: Settings> {
     settings: S,
     config: Limits,
-    /// Boxed so the table's buckets stay small and hot; one allocation per connection.
-    live: FxHashMap<FlowKey, Box<S::Conn>>,
-    recent: FxHashMap<FlowKey, PreviousUse>,
+    live: FlowMap<Slot<S::Conn>>,
+    due: BinaryHeap<Reverse<Due>>,
+    recent: FlowMap<Recent>,
+    /// Closed 4-tuples in the order they were remembered (table time), to
+    /// forget them after 2·MSL, or the oldest first when the memory is full.
+    recent_order: VecDeque<(i64, FlowKey)>,
     next_id: u64,
-    last_sweep: Option<Timestamp>,
-    scratch: Vec<(Timestamp, u64, FlowKey)>,
+    clock: Clock,
+    last_sweep: Option<i64>,
+    scratch: Vec<(u64, FlowKey)>,
     /// Connections ended early because the table was full.
     pub evicted: u64,
+    /// Closed 4-tuples forgotten before 2·MSL because their memory was full.
+    pub forgotten: u64,
 }
 
 const SWEEP_EVERY: i64 = 1_000_000_000;
+/// Capture time that moves further than this in one frame is a jump, unless
+/// the idle timeout or 2·MSL is longer (then twice that).
+const MIN_JUMP: i64 = 3600 * 1_000_000_000;
 
 impl<S: Settings> FlowTable<S> {
     /// `first_id` numbers the first connection (ids are unique across files).
     pub fn new(settings: S, first_id: u64) -> FlowTable<S> {
+        Self::with_hasher(settings, first_id, FlowHasher::random())
+    }
+
+    /// As [`new`](Self::new) with a chosen hasher (tests: results do not depend on it).
+    pub fn with_hasher(settings: S, first_id: u64, hasher: FlowHasher) -> FlowTable<S> {
+        let config = settings.limits();
+        let jump = MIN_JUMP.max(config.idle_timeout.max(config.two_msl).saturating_mul(2));
         FlowTable {
-            config: settings.limits(),
+            config,
             settings,
-            live: FxHashMap::default(),
-            recent: FxHashMap::default(),
+            live: FlowMap::with_hasher(hasher.clone()),
+            due: BinaryHeap::new(),
+            recent: FlowMap::with_hasher(hasher),
+            recent_order: VecDeque::new(),
             next_id: first_id,
+            clock: Clock::new(jump),
             last_sweep: None,
             scratch: Vec::new(),
             evicted: 0,
+            forgotten: 0,
         }
     }
 
@@ -168,30 +290,61 @@ impl<S: Settings> FlowTable<S> {
         self.live.len()
     }
 
+    /// Closed 4-tuples remembered now.
+    pub fn remembered(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Jumps in capture time so far, and the first of them.
+    pub fn time_jumps(&self) -> (u64, Option<TimeJump>) {
+        (self.clock.jumps, self.clock.first_jump)
+    }
+
     /// Feeds one segment; connections that end are handed to `emit`.
-    /// Returns the connection the segment opened, if it opened one.
     pub fn segment(
         &mut self,
         frame: u64,
         ts: Timestamp,
         seg: &TcpSegment<'_>,
         emit: &mut dyn FnMut(Box<S::Conn>),
-    ) -> Option<&mut S::Conn> {
-        self.maybe_sweep(ts, emit);
+    ) {
+        let now = self.clock.frame(frame, ts);
+        self.maybe_sweep(now, emit);
         let key = FlowKey::of(seg);
+        let f = seg.flags;
+        let syn = f.syn() && !f.ack();
         // One hash lookup on the common path: the segment joins its connection.
         let mut previous = None;
-        if let Some(conn) = self.live.get_mut(&key) {
-            if !ends_before(&self.config, conn.as_ref(), seg, ts) {
+        if let Some(slot) = self.live.get_mut(&key) {
+            let times = (slot.seen, slot.syn_seen);
+            let conn = slot.full(&self.settings);
+            if !ends_before(&self.config, &*conn, times, seg, now) {
+                let was_closed = conn.close_complete();
                 conn.process(frame, ts, seg);
-                return None;
+                let closed = conn.close_complete();
+                let id = conn.id();
+                slot.seen = now;
+                if syn {
+                    slot.syn_seen = now;
+                }
+                if !was_closed && closed {
+                    // Once per connection: its close timeout starts now.
+                    let (id, at) = (id, now.saturating_add(self.config.close_timeout));
+                    self.due.push(Reverse(Due { at, id, key }));
+                }
+                return;
             }
             if let Some(old) = self.live.remove(&key) {
+                let old = old.into_full(&self.settings);
                 previous = Some(old.previous_use());
                 emit(old);
             }
         } else {
-            previous = self.recent.get(&key).copied();
+            previous = self
+                .recent
+                .get(&key)
+                .filter(|r| now.saturating_sub(r.ended_at) <= self.config.two_msl)
+                .map(|r| r.previous_use());
             if self.live.len() >= self.config.max_connections {
                 self.evict(emit);
             }
@@ -199,64 +352,148 @@ impl<S: Settings> FlowTable<S> {
         let (client, server) = roles(seg);
         let id = self.next_id;
         self.next_id += 1;
-        let mut conn = Box::new(S::Conn::open(
-            id,
-            frame,
-            ts,
-            seg,
-            client,
-            server,
-            previous,
-            &self.settings,
-        ));
-        conn.process(frame, ts, seg);
-        Some(self.live.entry(key).insert_entry(conn).into_mut())
+        let attempt = match previous {
+            None => Attempt::of(id, frame, ts, seg, client, server),
+            Some(_) => None,
+        };
+        let held = match attempt {
+            Some(a) => Held::Attempt(Box::new(a)),
+            None => {
+                let mut conn = Box::new(S::Conn::open(
+                    id,
+                    frame,
+                    ts,
+                    seg,
+                    client,
+                    server,
+                    previous,
+                    &self.settings,
+                ));
+                conn.process(frame, ts, seg);
+                Held::Full(conn)
+            }
+        };
+        let at = now.saturating_add(self.first_check());
+        self.due.push(Reverse(Due { at, id, key }));
+        self.live.insert(
+            key,
+            Slot {
+                held,
+                seen: now,
+                syn_seen: now,
+            },
+        );
     }
 
-    /// The live connection on `key`.
+    /// The live connection on `key`, made full if it was held compact.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut S::Conn> {
-        self.live.get_mut(key).map(|c| c.as_mut())
+        let settings = &self.settings;
+        self.live.get_mut(key).map(|slot| slot.full(settings))
     }
 
-    fn remember(&mut self, key: FlowKey, conn: &S::Conn) {
-        if conn.closed_for_reuse() || conn.client_isn().is_some() {
-            self.recent.insert(key, conn.previous_use());
+    /// How long after its first segment a connection is first looked at: the
+    /// close timeout (most connections are closed by then and end at once),
+    /// or the idle timeout if shorter. Later checks are pushed as they come due.
+    fn first_check(&self) -> i64 {
+        let c = &self.config;
+        c.close_timeout.min(c.idle_timeout)
+    }
+
+    fn remember(&mut self, key: FlowKey, conn: &S::Conn, seen: i64, now: i64) {
+        if !(conn.closed_for_reuse() || conn.client_isn().is_some()) {
+            return;
         }
+        let limit = self.config.max_connections.max(1);
+        while self.recent.len() >= limit {
+            let Some((_, old)) = self.recent_order.pop_front() else {
+                break;
+            };
+            if self.recent.remove(&old).is_some() {
+                self.forgotten += 1;
+            }
+        }
+        self.recent
+            .insert(key, Recent::of(conn.previous_use(), seen));
+        self.recent_order.push_back((now, key));
     }
 
     /// Ends connections whose timeouts passed by `now`, even when no segment
     /// arrives (live capture on a quiet interface).
+    ///
+    /// `now` is a wall clock, trusted however far it is from the frames' times
+    /// (a replayed capture); it does not move the time of the last sweep, so
+    /// the frames' own sweeps go on.
     pub fn expire(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        self.maybe_sweep(now, emit);
+        let t = self.clock.table_time(now);
+        if self
+            .last_sweep
+            .is_some_and(|s| t.saturating_sub(s) >= SWEEP_EVERY)
+        {
+            self.sweep(t, emit);
+        }
     }
 
-    fn maybe_sweep(&mut self, now: Timestamp, emit: &mut dyn FnMut(Box<S::Conn>)) {
+    fn maybe_sweep(&mut self, now: i64, emit: &mut dyn FnMut(Box<S::Conn>)) {
         match self.last_sweep {
             None => {
                 self.last_sweep = Some(now);
                 return;
             }
-            Some(t) if now.nanos_since(t) < SWEEP_EVERY => return,
+            Some(t) if now.saturating_sub(t) < SWEEP_EVERY => return,
             _ => {}
         }
         self.last_sweep = Some(now);
+        self.sweep(now, emit);
+    }
+
+    fn sweep(&mut self, now: i64, emit: &mut dyn FnMut(Box<S::Conn>)) {
         let two_msl = self.config.two_msl;
-        self.recent
-            .retain(|_, p| now.nanos_since(p.ended) <= two_msl);
-        let (close_to, idle_to) = (self.config.close_timeout, self.config.idle_timeout);
-        self.scratch.clear();
-        for (k, c) in &self.live {
-            let idle = now.nanos_since(c.last_ts());
-            if (c.close_complete() && idle > close_to) || idle > idle_to {
-                self.scratch.push((c.last_ts(), c.id(), *k));
+        while let Some(&(at, key)) = self.recent_order.front() {
+            if now.saturating_sub(at) <= two_msl {
+                break;
+            }
+            self.recent_order.pop_front();
+            if self
+                .recent
+                .get(&key)
+                .is_some_and(|r| now.saturating_sub(r.ended_at) > two_msl)
+            {
+                self.recent.remove(&key);
             }
         }
-        self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
+        let (close_to, idle_to) = (self.config.close_timeout, self.config.idle_timeout);
+        self.scratch.clear();
+        while let Some(Reverse(d)) = self.due.peek().copied() {
+            if d.at >= now {
+                break;
+            }
+            self.due.pop();
+            let Some(slot) = self.live.get(&d.key).filter(|s| s.id() == d.id) else {
+                continue;
+            };
+            let closed = slot.close_complete();
+            let idle = now.saturating_sub(slot.seen);
+            if (closed && idle > close_to) || idle > idle_to {
+                self.scratch.push((d.id, d.key));
+            } else {
+                let wait = if closed {
+                    close_to.min(idle_to)
+                } else {
+                    idle_to
+                };
+                let at = slot.seen.saturating_add(wait);
+                self.due.push(Reverse(Due { at, ..d }));
+            }
+        }
+        self.scratch.sort_unstable_by_key(|&(id, _)| id);
+        self.scratch.dedup_by_key(|&mut (id, _)| id);
         let expired = std::mem::take(&mut self.scratch);
-        for &(_, _, k) in &expired {
-            if let Some(c) = self.live.remove(&k) {
-                self.remember(k, &c);
-                emit(c);
+        for &(_, k) in &expired {
+            if let Some(slot) = self.live.remove(&k) {
+                let seen = slot.seen;
+                let conn = slot.into_full(&self.settings);
+                self.remember(k, &conn, seen, now);
+                emit(conn);
             }
         }
         self.scratch = expired;
@@ -264,34 +501,36 @@ impl<S: Settings> FlowTable<S> {
 
     /// Ends the longest-idle sixteenth of the table.
     fn evict(&mut self, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        self.scratch.clear();
-        self.scratch
-            .extend(self.live.iter().map(|(k, c)| (c.last_ts(), c.id(), *k)));
-        let n = (self.scratch.len() / 16).max(1);
-        if n < self.scratch.len() {
-            self.scratch
-                .select_nth_unstable_by_key(n, |&(t, id, _)| (t, id));
+        let mut order: Vec<(i64, u64, FlowKey)> = self
+            .live
+            .iter()
+            .map(|(k, s)| (s.seen, s.id(), *k))
+            .collect();
+        let n = (order.len() / 16).max(1);
+        if n < order.len() {
+            order.select_nth_unstable_by_key(n, |&(t, id, _)| (t, id));
         }
-        self.scratch.truncate(n);
-        self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
-        let victims = std::mem::take(&mut self.scratch);
-        for &(_, _, k) in &victims {
-            if let Some(mut c) = self.live.remove(&k) {
-                c.mark_evicted();
+        order.truncate(n);
+        order.sort_unstable_by_key(|&(_, id, _)| id);
+        for &(_, _, k) in &order {
+            if let Some(slot) = self.live.remove(&k) {
+                let mut conn = slot.into_full(&self.settings);
+                conn.mark_evicted();
                 self.evicted += 1;
-                emit(c);
+                emit(conn);
             }
         }
-        self.scratch = victims;
     }
 
     /// End of input: every live connection ends, in order of id.
     pub fn finish_all(&mut self, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        let mut all: Vec<Box<S::Conn>> = self.live.drain().map(|(_, c)| c).collect();
-        all.sort_unstable_by_key(|c| c.id());
-        for c in all {
-            emit(c);
+        let mut all: Vec<Slot<S::Conn>> = self.live.drain().map(|(_, s)| s).collect();
+        all.sort_unstable_by_key(|s| s.id());
+        for s in all {
+            emit(s.into_full(&self.settings));
         }
         self.recent.clear();
+        self.recent_order.clear();
+        self.due.clear();
     }
 }

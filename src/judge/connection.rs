@@ -496,6 +496,11 @@ impl Tracker for Connection {
 }
 
 impl Connection {
+    /// Whether the tunnel path is recorded.
+    pub fn has_tunnels(&self) -> bool {
+        self.tunnels.is_some()
+    }
+
     /// Records the tunnels the connection's first segment came through.
     pub fn set_tunnels(&mut self, path: &TunnelPath) {
         self.tunnels = (!path.is_empty()).then(|| Box::new(*path));

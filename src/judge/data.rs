@@ -105,7 +105,7 @@ impl Connection {
         let last = rel(seg.seq + len.saturating_sub(1));
         let first_sent = o.first_sent.map(|(f0, t0)| FirstSent {
             frame: f0,
-            earlier: ts.secs_since(t0),
+            earlier: ts.secs_since(t0).max(0.0),
         });
         // A resent SYN or bare FIN has its own finding (syn_/synack_/fin_retransmission).
         let control_only = seg.flags.syn() || (seg.flags.fin() && len == 0);

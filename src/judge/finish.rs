@@ -29,7 +29,8 @@ impl Connection {
             last_frame: self.last_frame,
             start: self.start,
             start_iso: IsoTime(self.start),
-            duration: self.last_ts.secs_since(self.start),
+            // Timestamps out of order end no earlier than they start.
+            duration: self.last_ts.secs_since(self.start).max(0.0),
             handshake: hs,
             close,
             closed_by,

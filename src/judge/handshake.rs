@@ -232,7 +232,9 @@ impl Connection {
             self.s.synchronized = false;
         }
         if let Some(syn_ts) = self.c.last_syn_ts {
-            self.rtt_syn_synack = Some(ts.secs_since(syn_ts));
+            // A clock that stepped back between them gives no measurement.
+            let rtt = ts.secs_since(syn_ts);
+            self.rtt_syn_synack = (rtt >= 0.0).then_some(rtt);
         }
         if self.c.isn.is_some() {
             self.check_synack_ack(frame, seg.ack);
@@ -347,7 +349,8 @@ impl Connection {
             if ack_ok && seq_ok && self.synack_ok {
                 self.final_ack = Some(frame);
                 if let Some(t) = self.synack_ts {
-                    self.rtt_synack_ack = Some(ts.secs_since(t));
+                    let rtt = ts.secs_since(t);
+                    self.rtt_synack_ack = (rtt >= 0.0).then_some(rtt);
                 }
                 if self.s.state == State::SynReceived {
                     self.s.state = State::Established;

@@ -32,7 +32,7 @@ impl Connection {
         }
         self.count(WsItem::ReusedPorts);
         self.count(WsItem::Flags);
-        let gap = ts.secs_since(prev.ended);
+        let gap = ts.secs_since(prev.ended).max(0.0);
         self.push(Finding::new(
             frame,
             Side::Client,

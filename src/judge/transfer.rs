@@ -113,7 +113,13 @@ struct Dir {
     scale: Scale,
     /// Wireshark applies the shift only after this side's first ACK following its SYN.
     first_ack_seen: bool,
+    /// Segments sent and not yet acknowledged, in the order they were sent.
     unacked: VecDeque<Unacked>,
+    /// `unacked` is also in increasing, non-overlapping sequence order (the
+    /// usual case: data goes out in order and a resent copy of a known range is
+    /// not added), so a retransmission finds its ranges by binary search
+    /// instead of a walk over every outstanding segment.
+    unacked_sorted: bool,
     /// An accepted zero-window probe byte not yet acknowledged.
     probe: Option<SeqNumber>,
     right_edge: Option<SeqNumber>,
@@ -139,6 +145,7 @@ impl Dir {
             scale: Scale::Unknown,
             first_ack_seen: false,
             unacked: VecDeque::new(),
+            unacked_sorted: true,
             probe: None,
             right_edge: None,
             zero_window_since: None,
@@ -159,7 +166,62 @@ impl Dir {
         }
     }
 
+    /// Index of the first outstanding range ending after `seq`, when sorted.
+    fn first_ending_after(&self, seq: SeqNumber) -> usize {
+        self.unacked.partition_point(|u| u.end.le(seq))
+    }
+
+    /// Marks every outstanding range overlapping `[seq, end)` as resent (Karn:
+    /// no RTT sample from them) and returns when the byte at `seq` was first sent.
+    fn mark_resent(&mut self, seq: SeqNumber, end: SeqNumber) -> Option<(u64, Timestamp)> {
+        if !self.unacked_sorted {
+            let first = self
+                .unacked
+                .iter()
+                .find(|u| seq.ge(u.seq) && seq.lt(u.end))
+                .map(|u| (u.frame, u.ts));
+            for u in self.unacked.iter_mut() {
+                if u.end.gt(seq) && u.seq.lt(end) {
+                    u.retransmitted = true;
+                }
+            }
+            return first;
+        }
+        let i = self.first_ending_after(seq);
+        let first = self
+            .unacked
+            .get(i)
+            .filter(|u| seq.ge(u.seq))
+            .map(|u| (u.frame, u.ts));
+        for u in self.unacked.range_mut(i..) {
+            if !u.seq.lt(end) {
+                break;
+            }
+            u.retransmitted = true;
+        }
+        first
+    }
+
+    /// The sorted outstanding ranges cover `[seq, end)` without a hole.
+    fn covers(&self, seq: SeqNumber, end: SeqNumber) -> bool {
+        let mut at = seq;
+        for u in self.unacked.range(self.first_ending_after(seq)..) {
+            if u.seq.gt(at) {
+                return false;
+            }
+            at = u.end;
+            if !at.lt(end) {
+                return true;
+            }
+        }
+        false
+    }
+
     fn add_rtt(&mut self, secs: f64) {
+        if secs < 0.0 {
+            // The capture's clock went back: not a round trip.
+            return;
+        }
         self.stats.rtt_samples += 1;
         self.stats.rtt_min = Some(self.stats.rtt_min.map_or(secs, |m| m.min(secs)));
         self.stats.rtt_max = Some(self.stats.rtt_max.map_or(secs, |m| m.max(secs)));
@@ -216,7 +278,8 @@ impl Transfer {
                 && seg.payload_len == 0
                 && let Some(t) = self.last_syn
             {
-                self.irtt = Some(ts.nanos_since(t));
+                // A timestamp that went back gives no measurement.
+                self.irtt = Some(ts.nanos_since(t)).filter(|&n| n >= 0);
             }
         }
         let irtt = self.irtt;
@@ -244,6 +307,7 @@ impl Transfer {
             fwd.next_seq = None;
             fwd.max_seq_to_be_acked = None;
             fwd.unacked.clear();
+            fwd.unacked_sorted = true;
             rev.last_ack = None;
         }
         // Window scaling from the SYNs (RFC 7323 §2.2; Wireshark's states).
@@ -414,16 +478,7 @@ impl Transfer {
             if fl.has(K::Retransmission) {
                 fwd.stats.retransmitted_segments += 1;
                 fwd.stats.retransmitted_bytes += len as u64;
-                out.first_sent = fwd
-                    .unacked
-                    .iter()
-                    .find(|u| seq.ge(u.seq) && seq.lt(u.end))
-                    .map(|u| (u.frame, u.ts));
-                for u in fwd.unacked.iter_mut() {
-                    if u.end.gt(seq) && u.seq.lt(end_with_flags) {
-                        u.retransmitted = true;
-                    }
-                }
+                out.first_sent = fwd.mark_resent(seq, end_with_flags);
             }
             if fl.has(K::OutOfOrder) {
                 fwd.stats.out_of_order += 1;
@@ -448,13 +503,22 @@ impl Transfer {
         // State updates.
         let end = seq + len + f.syn() as u32 + f.fin() as u32;
         if (len > 0 || f.syn() || f.fin()) && !probe {
-            if fwd.unacked.len() < MAX_UNACKED {
+            let resent = fl.has(K::Retransmission);
+            if resent && fwd.unacked_sorted && fwd.covers(seq, end) {
+                // A copy of ranges already outstanding (and now marked resent)
+                // adds nothing: a storm of resends costs no memory and no walk.
+            } else if fwd.unacked.len() < MAX_UNACKED {
+                if fwd.unacked.is_empty() {
+                    fwd.unacked_sorted = true;
+                } else if fwd.unacked.back().is_some_and(|b| seq.lt(b.end)) {
+                    fwd.unacked_sorted = false;
+                }
                 fwd.unacked.push_back(Unacked {
                     seq,
                     end,
                     frame,
                     ts,
-                    retransmitted: fl.has(K::Retransmission),
+                    retransmitted: resent,
                 });
             } else {
                 fwd.stats.unacked_untracked += 1;
@@ -480,7 +544,7 @@ impl Transfer {
             if seg.window == 0 && !syn_fin_rst {
                 fwd.zero_window_since.get_or_insert(ts);
             } else if let Some(t) = fwd.zero_window_since.take() {
-                fwd.stats.zero_window_time += ts.secs_since(t);
+                fwd.stats.zero_window_time += ts.secs_since(t).max(0.0);
             }
             if !f.syn() {
                 if let Some(s) = fwd.shift() {
@@ -541,7 +605,7 @@ impl Transfer {
     pub fn stats(&mut self, end: Timestamp) -> (DirectionStats, DirectionStats) {
         for d in &mut self.dirs {
             if let Some(t) = d.zero_window_since.take() {
-                d.stats.zero_window_time += end.secs_since(t);
+                d.stats.zero_window_time += end.secs_since(t).max(0.0);
             }
             if d.rtt_len > 0 {
                 let mut v = d.rtt;

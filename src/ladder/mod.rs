@@ -12,10 +12,9 @@ pub use render::{TextOptions, render_mermaid, render_text};
 use crate::capture::{self, CaptureError, Frame, Timestamp};
 use crate::decode::{Decoded, TcpFlags, decode_frame};
 use crate::findings::{Finding, FindingKind, Severity, Side};
-use crate::flow::{FlowKey, roles};
+use crate::flow::{FlowKey, FlowMap, roles};
 use crate::judge::{Config, Connection};
 use crate::model::connection::{ConnectionReport, State};
-use rustc_hash::FxHashMap;
 use std::path::Path;
 
 /// One segment of the ladder.
@@ -318,7 +317,7 @@ pub fn ladders(
             middle_rows: 0,
         })
         .collect();
-    let mut by_key: FxHashMap<FlowKey, Vec<usize>> = FxHashMap::default();
+    let mut by_key: FlowMap<Vec<usize>> = FlowMap::default();
     let key_of = |c: &ConnectionReport| {
         FlowKey::from_endpoints(
             (c.client.addr, c.client.port),

@@ -1,6 +1,6 @@
 use super::{Entry, Fold, Ladder, Row};
 use crate::findings::{Severity, Side};
-use crate::report::thousands;
+use crate::numbers::thousands;
 use std::fmt::Write as _;
 
 /// How the text ladder is drawn.

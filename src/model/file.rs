@@ -2,9 +2,10 @@
 
 use crate::capture::{CaptureFormat, DamagedRegion, Timestamp};
 use crate::findings::{ALL_KINDS, Severity};
+use crate::flow::TimeJump;
 use crate::model::IsoTime;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
-use crate::report::thousands;
+use crate::numbers::thousands;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -108,6 +109,17 @@ pub struct FileReport {
     pub icmp_errors: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub icmp_errors_unmatched: u64,
+    /// Closed 4-tuples forgotten before 2·MSL had passed because their
+    /// memory (bounded by `--max-connections`) was full: a TIME-WAIT reuse on
+    /// one of them goes unnoticed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub forgotten_closed_tuples: u64,
+    /// Jumps in capture time (a stray timestamp, spliced files, a clock step),
+    /// taken out of the timeouts; see `capture_time_jump` for the first.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub capture_time_jumps: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_time_jump: Option<TimeJump>,
 }
 
 impl FileReport {
@@ -146,6 +158,9 @@ impl FileReport {
             fragments_incomplete: 0,
             icmp_errors: 0,
             icmp_errors_unmatched: 0,
+            forgotten_closed_tuples: 0,
+            capture_time_jumps: 0,
+            capture_time_jump: None,
         }
     }
 

@@ -8,7 +8,7 @@ mod time;
 
 pub use self::csv::CsvReporter;
 pub use self::json::{JsonReporter, JsonlReporter};
-pub use self::table::{TableReporter, connection_block, failed, thousands};
+pub use self::table::{TableReporter, connection_block, failed};
 pub use self::time::TimeFormat;
 pub use crate::duration::human_duration;
 

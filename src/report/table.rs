@@ -5,6 +5,7 @@ use crate::decode::link_type_name;
 use crate::findings::Severity;
 use crate::model::connection::ConnectionReport;
 use crate::model::{FileReport, Summary};
+use crate::numbers::thousands;
 use std::io::{self, Write};
 use tabled::builder::Builder;
 use tabled::settings::Style;
@@ -155,6 +156,17 @@ fn file_table(f: &FileReport, time: TimeFormat) -> String {
     b.push_record(["connections", &f.connections.to_string()]);
     if f.evicted_connections > 0 {
         b.push_record(["evicted (table full)", &f.evicted_connections.to_string()]);
+    }
+    if f.forgotten_closed_tuples > 0 {
+        let n = f.forgotten_closed_tuples.to_string();
+        b.push_record(["closed 4-tuples forgotten early", &n]);
+    }
+    if let Some(j) = &f.capture_time_jump {
+        let what = format!(
+            "{} (first at frame {}, {:+.3} s)",
+            f.capture_time_jumps, j.frame, j.seconds
+        );
+        b.push_record(["capture time jumps", &what]);
     }
     b.build().with(Style::rounded()).to_string()
 }
@@ -307,32 +319,5 @@ impl<W: Write> Reporter for TableReporter<W> {
         }
         writeln!(self.out, "{}", summary_table(summary))?;
         self.out.flush()
-    }
-}
-
-/// `10641` → `10,641`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(thousands(7), "7");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(10641), "10,641");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

@@ -1,0 +1,122 @@
+//! A connection attempt that is one SYN so far, kept as that SYN alone.
+//!
+//! A SYN flood (RFC 4987 §2) leaves a table of attempts nobody answers, each
+//! kept until the idle timeout (a retransmission of the same SYN must join
+//! its attempt however late it comes). Instead of a full connection, such an
+//! attempt is its SYN's header fields: the connection is made from them,
+//! exactly as it would have been at the time, the moment anything else
+//! happens to it (another segment, its end).
+
+use super::{Endpoint, Tracker};
+use crate::capture::Timestamp;
+use crate::decode::{TcpFlags, TcpSegment};
+use crate::seq::SeqNumber;
+
+/// Most option bytes a TCP header holds (RFC 9293 §3.1: data offset ≤ 15 words).
+const MAX_OPTIONS: usize = 40;
+
+/// One pure SYN and the connection number it was given: 128 bytes.
+#[derive(Debug, Clone)]
+pub(super) struct Attempt {
+    pub(super) id: u64,
+    frame: u64,
+    ts: Timestamp,
+    client: Endpoint,
+    server: Endpoint,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    flags: TcpFlags,
+    window: u16,
+    urgent: u16,
+    header_len: u16,
+    options_len: u8,
+    options: [u8; MAX_OPTIONS],
+}
+
+impl Attempt {
+    /// The attempt a first segment makes, when it is a SYN without ACK, RST,
+    /// FIN or payload from `client`, and no earlier use of the 4-tuple is
+    /// remembered (that one is judged at once), nor a tunnel around it.
+    pub(super) fn of(
+        id: u64,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        client: Endpoint,
+        server: Endpoint,
+    ) -> Option<Attempt> {
+        let f = seg.flags;
+        let pure_syn = f.syn() && !f.ack() && !f.rst() && !f.fin();
+        let from_client = seg.src == client.addr && seg.src_port == client.port;
+        // A tunnelled SYN keeps its full connection: the attempt holds no tunnels.
+        if !pure_syn
+            || !from_client
+            || seg.payload_len != 0
+            || seg.options.len() > MAX_OPTIONS
+            || seg.tunnel_depth != 0
+        {
+            return None;
+        }
+        let mut options = [0; MAX_OPTIONS];
+        options[..seg.options.len()].copy_from_slice(seg.options);
+        Some(Attempt {
+            id,
+            frame,
+            ts,
+            client,
+            server,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: f,
+            window: seg.window,
+            urgent: seg.urgent,
+            header_len: seg.header_len,
+            options_len: seg.options.len() as u8,
+            options,
+        })
+    }
+
+    /// The connection as it stood after its SYN.
+    pub(super) fn promote<C: Tracker>(&self, settings: &C::Settings) -> Box<C> {
+        let seg = TcpSegment {
+            src: self.client.addr,
+            dst: self.server.addr,
+            src_port: self.client.port,
+            dst_port: self.server.port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            urgent: self.urgent,
+            header_len: self.header_len,
+            payload_len: 0,
+            options: &self.options[..self.options_len as usize],
+            payload: &[],
+            tunnel: Default::default(),
+            tunnel_depth: 0,
+        };
+        let mut c = Box::new(C::open(
+            self.id,
+            self.frame,
+            self.ts,
+            &seg,
+            self.client,
+            self.server,
+            None,
+            settings,
+        ));
+        c.process(self.frame, self.ts, &seg);
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_is_small() {
+        assert!(size_of::<Attempt>() <= 128, "{}", size_of::<Attempt>());
+        assert_eq!(size_of::<super::super::FlowKey>(), 40);
+    }
+}
