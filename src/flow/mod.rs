@@ -41,7 +41,7 @@ pub fn seeded_hasher(seed: u64) -> FlowHasher {
 ///
 /// Packed into plain integers (IPv4 as IPv4-mapped IPv6) so that hashing and
 /// comparing it costs a few machine words per segment.
-/// Kept as 64-bit words (40 bytes, 8-aligned) rather than `u128`s, whose
+/// Kept as 64-bit words (48 bytes with the tunnel key, 8-aligned) rather than `u128`s, whose
 /// 16-byte alignment would pad every table entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
