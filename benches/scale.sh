@@ -12,6 +12,10 @@
 #   SYNS        SYNs of the hash-collision workloads (default 40000; the
 #               crafted ones also run at half that to show the growth)
 #   TIMEOUT     seconds per run before it is reported as timed out (default 300)
+#
+# busy-server, short-2m and syn-flood also run `tcpshake servers` (the per-listener view):
+# its cpu should stay within 10% of `analyze --format jsonl`, and its peak RSS
+# flat from 100,000 to 2,000,000 connections.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -106,6 +110,9 @@ for w in $workloads; do
         file="$out/$w.pcap"
         generate "$w" "$file" || continue
         measure "$w" "$packets" "$bytes" "$bin" analyze --format jsonl "$file"
+        if [ "$w" = busy-server ] || [ "$w" = short-2m ] || [ "$w" = syn-flood ]; then
+            measure "$w (servers)" "$packets" "$bytes" "$bin" servers --format json "$file"
+        fi
         if [ "$w" = busy-server ]; then
             measure "$w (table)" "$packets" "$bytes" "$bin" analyze "$file"
             tools "$file"

@@ -10,6 +10,9 @@ fn main() -> std::io::Result<()> {
     for f in fixtures::catalog() {
         std::fs::write(dir.join(f.name), &f.bytes)?;
     }
+    for f in fixtures::servers::catalog() {
+        std::fs::write(dir.join(f.name), &f.bytes)?;
+    }
     let md = fixtures::readme();
     std::fs::write(dir.join("README.md"), md)?;
     println!("wrote {}", dir.display());

@@ -30,6 +30,9 @@ pub enum Command {
     Check(Box<CheckArgs>),
     /// Draw connections as ladder diagrams (text or Mermaid).
     Ladder(LadderArgs),
+    /// Read a busy listener at a glance: connections grouped by server, with
+    /// percentiles, a timeline and diagnoses (docs/servers.md).
+    Servers(ServersArgs),
     /// Capture from a network interface and judge connections as they finish.
     #[cfg(feature = "live")]
     Live(Box<LiveArgs>),
@@ -192,6 +195,24 @@ pub struct PolicyArgs {
     /// decoded (default 1).
     #[arg(long, value_name = "PERCENT")]
     pub max_decode_errors: Option<f64>,
+    /// Fail when a listener's rate is higher, e.g. refused=1%, all/syn_retransmission=0.5%,
+    /// 10.0.0.2:80/aborted=0 (rates: refused, unanswered, no_final_ack, aborted,
+    /// syn_retransmission, retransmission, zero_window). Repeatable.
+    #[arg(long, value_name = "[SCOPE/]RATE=PCT")]
+    pub max_rate: Vec<String>,
+    /// Fail when a listener's median is longer, e.g. time_to_establish=20ms. Repeatable.
+    #[arg(long, value_name = "[SCOPE/]MEASURE=DURATION")]
+    pub max_p50: Vec<String>,
+    /// Fail when a listener's 90th percentile is longer. Repeatable.
+    #[arg(long, value_name = "[SCOPE/]MEASURE=DURATION")]
+    pub max_p90: Vec<String>,
+    /// Fail when a listener's 99th percentile is longer, e.g. time_to_establish=200ms
+    /// (measures: time_to_establish, syn_to_synack, synack_to_ack). Repeatable.
+    #[arg(long, value_name = "[SCOPE/]MEASURE=DURATION")]
+    pub max_p99: Vec<String>,
+    /// Fail when the server view gives this diagnosis, e.g. accept_queue_overflow. Repeatable.
+    #[arg(long, value_delimiter = ',', value_name = "[SCOPE/]DIAGNOSIS")]
+    pub fail_on_diagnosis: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -236,6 +257,32 @@ pub struct AnalyzeArgs {
     pub time: TimeArg,
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// Group connections: `server` gives the `servers` view.
+    #[arg(long, value_enum, value_name = "GROUP")]
+    pub by: Option<GroupBy>,
+    /// With `--by server`: the timeline's interval (default: from the capture's length).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<i64>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GroupBy {
+    Server,
+}
+
+#[derive(Args)]
+pub struct ServersArgs {
+    /// Capture files (pcap, pcapng, optionally .gz); - reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// The timeline's interval, e.g. 1s (default: from the capture's length).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Option<i64>,
     #[command(flatten)]
     pub tracking: TrackingArgs,
 }
@@ -304,6 +351,11 @@ impl PolicyArgs {
             expect_connections: self.expect_connections.clone(),
             port: Vec::new(),
             host: Vec::new(),
+            max_rate: self.max_rate.clone(),
+            max_p50: self.max_p50.clone(),
+            max_p90: self.max_p90.clone(),
+            max_p99: self.max_p99.clone(),
+            fail_on_diagnosis: self.fail_on_diagnosis.clone(),
             accept_damaged: self.accept_damaged,
             max_decode_errors: self.max_decode_errors,
         }

@@ -29,3 +29,4 @@ pub mod progress;
 pub mod report;
 pub mod schema;
 pub mod seq;
+pub mod servers;

@@ -5,7 +5,10 @@ mod cli;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
-use cli::{AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat};
+use cli::{
+    AnalyzeArgs, CheckArgs, CheckFormat, Cli, Command, Format, LadderArgs, LadderFormat,
+    ServersArgs,
+};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use tcpshake::check::{self, Status};
@@ -13,8 +16,17 @@ use tcpshake::ladder::{self, Selection, TextOptions, render_mermaid, render_text
 use tcpshake::pipeline::{self, Progress};
 use tcpshake::progress::Spinner;
 use tcpshake::report::{CsvReporter, JsonReporter, JsonlReporter, Reporter, TableReporter};
+use tcpshake::servers;
 
 fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    if let Some(cli::GroupBy::Server) = args.by {
+        return run_servers(ServersArgs {
+            files: args.files,
+            format: args.format,
+            interval: args.interval,
+            tracking: args.tracking,
+        });
+    }
     let config = args.tracking.config().map_err(Usage)?;
     let out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut reporter: Box<dyn Reporter> = match args.format {
@@ -34,10 +46,39 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(if all_read { 0 } else { 2 }))
 }
 
+fn run_servers(args: ServersArgs) -> Result<ExitCode> {
+    let config = args.tracking.config().map_err(Usage)?;
+    if args.interval.is_some_and(|i| i <= 0) {
+        return Err(Usage("--interval: must be more than zero".into()).into());
+    }
+    let opts = servers::ServerOptions {
+        interval: args.interval,
+        two_msl: config.two_msl,
+        ..Default::default()
+    };
+    let (report, all_read) = servers::analyze_files(
+        &args.files,
+        &config,
+        opts,
+        &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
+        &mut |message| eprintln!("tcpshake: {message}"),
+    );
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match args.format {
+        Format::Table => servers::write_table(&mut out, &report)?,
+        Format::Json => servers::write_json(&mut out, &report)?,
+        Format::Jsonl => servers::write_jsonl(&mut out, &report)?,
+        Format::Csv => servers::write_csv(&mut out, &report)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::from(if all_read { 0 } else { 2 }))
+}
+
 fn run_check(args: CheckArgs) -> Result<ExitCode> {
     let config = args.tracking.config().map_err(Usage)?;
     let flags = args.policy.flags();
-    let policy = flags.build()?;
+    let mut policy = flags.build()?;
+    policy.two_msl = config.two_msl;
     if let Some(file) = flags.file().filter(|_| !args.quiet) {
         eprintln!("tcpshake: policy {}", file.display());
     }
@@ -174,7 +215,15 @@ fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
     }
     let config = args.tracking.config().map_err(Usage)?;
     let gate = match args.check {
-        true => Some(check::Gate::new(args.policy.flags().build()?)),
+        true => {
+            let policy = args.policy.flags().build()?;
+            if !policy.server_rules.is_empty() {
+                let why = "--max-rate, --max-p50/p90/p99 and --fail-on-diagnosis judge a whole capture: \
+                    save it with --write and run `tcpshake check` on the file";
+                return Err(Usage(why.into()).into());
+            }
+            Some(check::Gate::new(policy))
+        }
         false => None,
     };
     let opts = LiveOptions {
@@ -250,6 +299,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => run_analyze(args),
         Command::Check(args) => run_check(*args),
         Command::Ladder(args) => run_ladder(args),
+        Command::Servers(args) => run_servers(args),
         #[cfg(feature = "live")]
         Command::Live(args) => run_live(*args),
         #[cfg(not(feature = "live"))]

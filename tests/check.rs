@@ -595,3 +595,104 @@ fn the_gate_judges_connection_by_connection() {
     assert_eq!(gate.judged(), 0);
     assert!(gate.passed());
 }
+
+#[test]
+fn rate_policies_name_the_listener_and_the_numbers() {
+    let f = ["servers-syn-queue-drops.pcap"];
+    let (code, out, _) = check(&["--max-rate", "syn_retransmission=50%"], &f);
+    assert_eq!(code, 0, "40% of attempts is within 50%: {out}");
+    let (code, out, _) = check(&["--max-rate", "syn_retransmission=0.5%"], &f);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "rate_syn_retransmission: 10.1.0.1:80: syn_retransmission 40.00% of attempts (8 of 20), the policy allows at most 0.5%"
+        ),
+        "{out}"
+    );
+    // Scoped to another listener: nothing to judge there.
+    let (code, out, _) = check(&["--max-rate", "10.9.9.9:80/syn_retransmission=0"], &f);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = check(
+        &["--max-rate", "all/refused=0"],
+        &["servers-listener-down.pcap"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("all: refused 33.33% of attempts (10 of 30)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn percentile_and_diagnosis_policies() {
+    let f = ["servers-syn-queue-drops.pcap"];
+    let (code, out, _) = check(&["--max-p99", "time_to_establish=200ms"], &f);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("p99_time_to_establish: 10.1.0.1:80: time_to_establish p99 is 2.9"),
+        "{out}"
+    );
+    let (code, out, _) = check(&["--max-p50", "time_to_establish=200ms"], &f);
+    assert_eq!(code, 0, "the median is a millisecond or two: {out}");
+    let (code, out, _) = check(&["--fail-on-diagnosis", "accept_queue_overflow"], &f);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = check(
+        &["--fail-on-diagnosis", "syn_queue_drops", "--format", "json"],
+        &f,
+    );
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let cv = &v["files"][0]["capture_findings"][0];
+    assert_eq!(cv["kind"], "diagnosis_syn_queue_drops");
+    assert!(
+        cv["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.1.0.1:80: syn_queue_drops: 8 of 20"),
+        "{cv}"
+    );
+    let (code, out, _) = check(
+        &["--fail-on-diagnosis", "port_exhaustion"],
+        &["servers-port-exhaustion.pcap"],
+    );
+    assert_eq!(code, 1);
+    assert!(out.contains("10.3.0.1: port_exhaustion: 36 of 40"), "{out}");
+}
+
+#[test]
+fn server_policies_from_toml_and_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("policy.toml");
+    std::fs::write(
+        &p,
+        "fail_on = []\nmax_rate = { \"all/syn_retransmission\" = \"1%\" }\nmax_p99 = { time_to_establish = \"5s\" }\nfail_on_diagnosis = [\"rst_storm\"]\n",
+    )
+    .unwrap();
+    let ps = p.to_str().unwrap();
+    let (code, out, _) = check(&["--policy", ps], &["servers-syn-queue-drops.pcap"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("rate_syn_retransmission: all: syn_retransmission 40.00%"),
+        "{out}"
+    );
+    assert!(!out.contains("p99_time_to_establish"), "{out}");
+    let (code, out, _) = check(&["--policy", ps], &["servers-rst-storm.pcap"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("diagnosis_rst_storm: 10.1.0.1:80: rst_storm: 30 RSTs"),
+        "{out}"
+    );
+    std::fs::write(&p, "max_rate = { bogus = \"1%\" }\n").unwrap();
+    let (code, _, err) = check(&["--policy", ps], &["servers-rst-storm.pcap"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("policy.toml:1: max_rate: 'bogus' is not a rate"),
+        "{err}"
+    );
+    let (code, _, err) = check(&["--max-p99", "time_to_establish=soon"], &["mixed.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--max-p99"), "{err}");
+    let (code, _, err) = check(&["--fail-on-diagnosis", "sadness"], &["mixed.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("'sadness' is not a diagnosis"), "{err}");
+}

@@ -3,6 +3,10 @@
 //! TCPSHAKE_REQUIRE_LIVE=1 (set by CI, which runs as root) makes that a failure.
 #![cfg(feature = "live")]
 
+/// accept_queue_overflow and syn_queue_drops reproduced in a network namespace.
+#[path = "live/servers.rs"]
+mod servers;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

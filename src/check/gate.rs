@@ -3,6 +3,7 @@
 
 use super::{Policy, Violation};
 use crate::model::connection::ConnectionReport;
+use crate::servers::{ServerOptions, ServerView};
 
 /// Counts the connections a policy judged and failed, and tells whether the
 /// run passes.
@@ -11,14 +12,23 @@ pub struct Gate {
     policy: Policy,
     judged: u64,
     failed: u64,
+    /// The server view of the judged connections, when the policy has rules on it.
+    servers: Option<Box<ServerView>>,
 }
 
 impl Gate {
     pub fn new(policy: Policy) -> Gate {
+        let servers = (!policy.server_rules.is_empty()).then(|| {
+            Box::new(ServerView::new(ServerOptions {
+                two_msl: policy.two_msl,
+                ..ServerOptions::default()
+            }))
+        });
         Gate {
             policy,
             judged: 0,
             failed: 0,
+            servers,
         }
     }
 
@@ -33,6 +43,9 @@ impl Gate {
             return None;
         }
         self.judged += 1;
+        if let Some(view) = &mut self.servers {
+            view.add(c);
+        }
         let v = self.policy.violations(c);
         self.failed += !v.is_empty() as u64;
         Some(v)
@@ -63,6 +76,15 @@ impl Gate {
                 self.judged
             ),
         })
+    }
+
+    /// The violations of the server rules (rates, percentiles, diagnoses)
+    /// over the connections judged so far; the view is consumed.
+    pub fn server_violations(&mut self) -> Vec<Violation> {
+        match self.servers.take() {
+            Some(view) => super::servers::violations(&self.policy.server_rules, &view.finish()),
+            None => Vec::new(),
+        }
     }
 
     /// No connection failed and the count is as expected.

@@ -7,6 +7,7 @@ mod gate;
 mod github;
 mod junit;
 mod policy;
+mod servers;
 mod text;
 
 pub use gate::Gate;
@@ -16,6 +17,7 @@ pub use policy::{
     CountRange, DEFAULT_MAX_DECODE_ERRORS, FailOn, Observed, Policy, PolicyBuildError, PolicyError,
     PolicyFlags, Violation, handshake_time,
 };
+pub use servers::{Quantile, Scope, ServerRule};
 pub use text::{LADDERS_PER_FILE, write_json, write_text};
 
 use crate::capture::DamagedRegion;
@@ -199,6 +201,7 @@ pub fn check_file(
         }
         Ok(report) => {
             v.capture_findings.extend(gate.count_violation());
+            v.capture_findings.extend(gate.server_violations());
             if policy.expect_connections.is_none() && v.judged == 0 {
                 v.capture_findings.push(Violation {
                     frame: 0,

@@ -1,10 +1,12 @@
 //! A CI policy: what makes a capture fail. From flags and/or a TOML file.
 
+use super::servers::{Quantile, ServerRule};
 use crate::decode::IpAddress;
 use crate::duration::parse_positive_duration;
 use crate::findings::{FindingKind, Severity};
 use crate::model::connection::{Close, ConnectionReport, Handshake, MAX_FINDINGS};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
@@ -104,6 +106,10 @@ pub struct Policy {
     pub ports: Vec<u16>,
     /// Only connections with one of these hosts (either end) are judged.
     pub hosts: Vec<IpAddress>,
+    /// Rates, percentiles and diagnoses of the server view (docs/servers.md).
+    pub server_rules: Vec<ServerRule>,
+    /// 2·MSL in nanoseconds, for the server view's port reuse.
+    pub two_msl: i64,
     /// A capture with damage in the middle is judged on what could be read
     /// past it, instead of being a read error.
     pub accept_damaged: bool,
@@ -130,6 +136,8 @@ impl Default for Policy {
             expect_connections: None,
             ports: Vec::new(),
             hosts: Vec::new(),
+            server_rules: Vec::new(),
+            two_msl: 120_000_000_000,
             accept_damaged: false,
             max_decode_errors: DEFAULT_MAX_DECODE_ERRORS,
         }
@@ -150,6 +158,14 @@ pub struct PolicyFlags {
     pub expect_connections: Option<String>,
     pub port: Vec<u16>,
     pub host: Vec<String>,
+    /// `[SCOPE/]RATE=VALUE` each.
+    pub max_rate: Vec<String>,
+    /// `[SCOPE/]MEASURE=DURATION` each, per percentile.
+    pub max_p50: Vec<String>,
+    pub max_p90: Vec<String>,
+    pub max_p99: Vec<String>,
+    /// `[SCOPE/]DIAGNOSIS` each.
+    pub fail_on_diagnosis: Vec<String>,
     pub accept_damaged: bool,
     /// Percent.
     pub max_decode_errors: Option<f64>,
@@ -217,6 +233,27 @@ impl PolicyFlags {
             policy.expect_connections =
                 Some(CountRange::parse(n).map_err(flag("expect-connections"))?);
         }
+        for v in &self.max_rate {
+            policy
+                .server_rules
+                .push(ServerRule::parse_rate(v).map_err(flag("max-rate"))?);
+        }
+        for (q, vs, name) in [
+            (Quantile::P50, &self.max_p50, "max-p50"),
+            (Quantile::P90, &self.max_p90, "max-p90"),
+            (Quantile::P99, &self.max_p99, "max-p99"),
+        ] {
+            for v in vs {
+                policy
+                    .server_rules
+                    .push(ServerRule::parse_percentile(q, v).map_err(flag(name))?);
+            }
+        }
+        for v in &self.fail_on_diagnosis {
+            policy
+                .server_rules
+                .push(ServerRule::parse_diagnosis(v).map_err(flag("fail-on-diagnosis"))?);
+        }
         policy.accept_damaged |= self.accept_damaged;
         if let Some(p) = self.max_decode_errors {
             policy.max_decode_errors = percent(p).map_err(flag("max-decode-errors"))?;
@@ -255,6 +292,11 @@ struct PolicyFile {
     expect_connections: Option<Spanned<toml::Value>>,
     ports: Option<Vec<Spanned<u16>>>,
     hosts: Option<Vec<Spanned<String>>>,
+    max_rate: Option<Spanned<BTreeMap<String, String>>>,
+    max_p50: Option<Spanned<BTreeMap<String, String>>>,
+    max_p90: Option<Spanned<BTreeMap<String, String>>>,
+    max_p99: Option<Spanned<BTreeMap<String, String>>>,
+    fail_on_diagnosis: Option<Vec<Spanned<String>>>,
     accept_damaged: Option<bool>,
     max_decode_errors: Option<Spanned<toml::Value>>,
 }
@@ -385,6 +427,31 @@ impl Policy {
                 )
             })?;
             p.hosts.push(h);
+        }
+        // `max_rate = { refused = "1%", "all/syn_retransmission" = "0.5%" }`
+        if let Some(t) = file.max_rate {
+            for (k, v) in t.get_ref() {
+                let rule = ServerRule::parse_rate(&format!("{k}={v}"))
+                    .map_err(|m| err(t.span().start, format!("max_rate: {m}")))?;
+                p.server_rules.push(rule);
+            }
+        }
+        for (q, t, name) in [
+            (Quantile::P50, file.max_p50, "max_p50"),
+            (Quantile::P90, file.max_p90, "max_p90"),
+            (Quantile::P99, file.max_p99, "max_p99"),
+        ] {
+            let Some(t) = t else { continue };
+            for (k, v) in t.get_ref() {
+                let rule = ServerRule::parse_percentile(q, &format!("{k}={v}"))
+                    .map_err(|m| err(t.span().start, format!("{name}: {m}")))?;
+                p.server_rules.push(rule);
+            }
+        }
+        for v in file.fail_on_diagnosis.unwrap_or_default() {
+            let rule = ServerRule::parse_diagnosis(v.get_ref())
+                .map_err(|m| err(v.span().start, format!("fail_on_diagnosis: {m}")))?;
+            p.server_rules.push(rule);
         }
         Ok(p)
     }

@@ -134,6 +134,8 @@ pub struct Connection {
     /// The tunnels the connection was carried in, from its first segment;
     /// boxed and made only for a tunnelled connection.
     pub(super) tunnels: Option<Box<TunnelPath>>,
+    /// The opening attempt, for the server view.
+    pub(super) attempt: super::attempt::AttemptTrack,
 }
 
 /// Invalid flag combinations (RFC 9293 §3.1; the "xmas" and "null" probes).
@@ -204,6 +206,7 @@ impl Connection {
             once: [None; ONCE_SLOTS],
             evicted: false,
             tunnels: None,
+            attempt: Default::default(),
         };
         let f = seg.flags;
         if !(f.syn() || f.fin() || f.rst()) || (f.ack() && !f.syn()) {
@@ -392,8 +395,16 @@ impl Connection {
         if !outcome.flags.is_empty() {
             self.transfer_findings(frame, ts, seg, from, &outcome);
         }
+        if from == Side::Server && !f.syn() && !f.rst() {
+            self.note_server_segment(f);
+        }
         if f.rst() {
+            let handshake_done = self.handshake_done();
+            let was_reset = self.reset_by.is_some();
             self.on_rst(frame, seg, from);
+            if !was_reset && self.reset_by.is_some() {
+                self.note_rst(ts, from, handshake_done);
+            }
             return;
         }
         if from == Side::Client && self.synack_frame.is_some() && !f.syn() {

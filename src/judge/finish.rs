@@ -16,6 +16,7 @@ impl Connection {
         let hs = self.handshake_verdict();
         let (close, closed_by) = self.close_verdict(hs);
         self.findings.sort_by_key(|f| f.frame);
+        let (syn_count, time_to_establish, attempt) = self.attempt.report();
         ConnectionReport {
             id: self.id,
             file: file.clone(),
@@ -65,6 +66,9 @@ impl Connection {
             suppressed: self.suppressed.map(|s| *s).unwrap_or_default(),
             evicted: self.evicted,
             tunnel: self.tunnels.as_deref().copied().unwrap_or_default(),
+            syn_count,
+            time_to_establish,
+            attempt,
         }
     }
 

@@ -24,6 +24,7 @@ impl Connection {
         match from {
             Side::Client => match self.c.isn {
                 None => {
+                    self.attempt.syn(ts, seg);
                     self.c.isn = Some(seg.seq);
                     self.c.base = Some(seg.seq);
                     self.c.last_syn_ts = Some(ts);
@@ -61,6 +62,7 @@ impl Connection {
                         self.push(Finding::new(frame, from, D::UnexpectedSynSameIsn));
                         accepted = false;
                     } else {
+                        self.attempt.syn(ts, seg);
                         self.c.last_syn_ts = Some(ts);
                         self.push(Finding::new(
                             frame,
@@ -88,6 +90,7 @@ impl Connection {
                             )
                             .values(Value::Seq(isn.0), Value::Seq(seg.seq.0)),
                         );
+                        self.attempt.syn(ts, seg);
                         self.c.old_isn = Some(isn);
                         self.c.isn = Some(seg.seq);
                         self.c.base = Some(seg.seq);
@@ -159,6 +162,7 @@ impl Connection {
             }
             return true;
         }
+        self.attempt.synack(seg, self.final_ack.is_some());
         if seg.payload_len > 0 {
             self.push(Finding::new(
                 frame,
@@ -348,6 +352,7 @@ impl Connection {
             }
             if ack_ok && seq_ok && self.synack_ok {
                 self.final_ack = Some(frame);
+                self.attempt.established = Some(ts);
                 if let Some(t) = self.synack_ts {
                     let rtt = ts.secs_since(t);
                     self.rtt_synack_ack = (rtt >= 0.0).then_some(rtt);

@@ -8,6 +8,7 @@
 //! §3.10.7), `wireshark` (Wireshark's item counters), `verdict` and `finish`
 //! (the report).
 
+mod attempt;
 pub mod completeness;
 mod connection;
 mod data;

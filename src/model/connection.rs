@@ -358,6 +358,13 @@ pub struct ConnectionReport {
     #[serde(skip_serializing_if = "TunnelPath::is_empty")]
     #[schemars(with = "Vec<String>")]
     pub tunnel: TunnelPath,
+    /// SYNs the client sent for this connection (1 when answered on the first).
+    pub syn_count: u32,
+    /// Seconds from the client's first SYN to the ACK that completed the
+    /// handshake: how long the client waited, SYN retransmissions included.
+    pub time_to_establish: Option<f64>,
+    /// The opening attempt in detail, for the server view (docs/servers.md).
+    pub attempt: crate::model::attempt::AttemptFacts,
 }
 
 fn is_zero(v: &u64) -> bool {

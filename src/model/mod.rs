@@ -2,6 +2,7 @@
 //! `check` and `ladder` consume. A leaf module: it imports nothing further down
 //! the pipeline than itself, so every consumer can depend on it.
 
+pub mod attempt;
 pub mod connection;
 pub mod file;
 pub mod ids;
