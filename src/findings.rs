@@ -156,6 +156,8 @@ catalogue! {
         "a segment without ACK after synchronization (only RST may omit it)";
     InvalidFlags => "invalid_flags", Error, None, false, false,
         "an impossible flag combination: SYN+FIN, SYN+RST, FIN+RST, no flags, or FIN+PSH+URG without ACK";
+    ScanProbe => "scan_probe", Warning, None, false, false,
+        "a segment without SYN, ACK or RST outside any connection (FIN, PSH, no flags, FIN+PSH+URG): a stealth port-scan probe";
     SynRetransmission => "syn_retransmission", Warning, None, false, false,
         "the SYN was sent again with the same ISN";
     SynackRetransmission => "synack_retransmission", Warning, None, false, false,
@@ -213,6 +215,18 @@ catalogue! {
         "the receiver moved its window's right edge to the left, which RFC 9293 §3.8.6 says it should not";
     AnalysisLimit => "analysis_limit", Info, None, true, false,
         "the list of unacknowledged segments reached its cap; RTT and retransmission timing past it are not measured";
+    // News from the network about the connection (RFC 792, RFC 4443, RFC 1191).
+    IcmpFragNeeded => "icmp_frag_needed", Warning, None, false, false,
+        "a router could not forward a segment without fragmenting it (ICMP fragmentation needed / packet too big, RFC 1191 / RFC 8201): path MTU discovery at work, or a black hole";
+    IcmpUnreachable => "icmp_unreachable", Warning, None, false, false,
+        "an ICMP destination unreachable (port, host, network, administratively prohibited) quoting a segment of the connection";
+    IcmpTtlExceeded => "icmp_ttl_exceeded", Info, None, false, false,
+        "an ICMP time exceeded quoting a segment of the connection: a routing loop, or a traceroute";
+    // IP fragments (RFC 791 §3.2, RFC 8200 §4.5, RFC 5722).
+    FragmentOverlap => "fragment_overlap", Error, None, false, false,
+        "two fragments of a datagram carried different bytes for the same offsets: an evasion attempt (RFC 5722), which no sender does";
+    FragmentsIncomplete => "fragments_incomplete", Warning, None, false, false,
+        "a fragmented datagram never became whole (timeout or end of capture)";
 }
 
 impl fmt::Display for FindingKind {

@@ -6,9 +6,13 @@
 //! the flow table; nothing is allocated per frame on that path.
 
 use crate::capture::{self, CaptureError, Frame, Timestamp};
-use crate::decode::{self, DecodeError, Decoded};
+use crate::decode::{
+    self, DecodeError, Decoded, FragmentEvent, IcmpError, IcmpKind, Reassembled, Reassembler,
+    TunnelPath,
+};
 use crate::filter::Filter;
-use crate::flow::{FlowHasher, FlowTable};
+use crate::findings::{Detail, Finding, Side};
+use crate::flow::{Endpoint, FlowHasher, FlowKey, FlowTable};
 use crate::judge::{Config, Connection};
 use crate::model::connection::ConnectionReport;
 use crate::model::{FileReport, Summary};
@@ -29,6 +33,8 @@ pub struct Pipeline {
     /// What the frames were: counts, decode errors, first and last timestamp.
     tally: FileReport,
     connections: u64,
+    /// Puts IP fragments back together; holds memory only while fragments wait.
+    reassembler: Reassembler,
     /// Connections it rejects are judged and counted, but not handed out.
     filter: Filter,
 }
@@ -52,6 +58,7 @@ impl Pipeline {
             source: source.into(),
             tally: FileReport::new(source.to_string()),
             connections: 0,
+            reassembler: Reassembler::default(),
             filter: Filter::default(),
         }
     }
@@ -65,15 +72,31 @@ impl Pipeline {
     /// Feeds one frame; connections that end because of it go to `out`.
     #[inline]
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(ConnectionReport)) {
-        let tally = &mut self.tally;
-        if tally.start.is_none() {
-            tally.start = Some(frame.ts);
+        if self.tally.start.is_none() {
+            self.tally.start = Some(frame.ts);
         }
-        let start = tally.start;
-        tally.end = Some(frame.ts);
+        self.tally.end = Some(frame.ts);
         match decode::decode_frame(frame) {
+            Ok(Decoded::Fragment) => self.fragment(frame, out),
+            decoded => self.decoded(frame, decoded, None, out),
+        }
+    }
+
+    /// Tallies one decoded frame (or reassembled datagram) and feeds what it
+    /// carried on. `tunnels`: the path around a reassembled datagram, which
+    /// the frame alone does not show.
+    fn decoded(
+        &mut self,
+        frame: &Frame<'_>,
+        decoded: Result<Decoded<'_>, DecodeError>,
+        tunnels: Option<&TunnelPath>,
+        out: &mut dyn FnMut(ConnectionReport),
+    ) {
+        let tally = &mut self.tally;
+        match decoded {
             Ok(Decoded::Tcp(seg)) => {
                 tally.tcp_segments += 1;
+                let start = tally.start;
                 let mut emit = emitter(
                     &self.source,
                     &mut self.connections,
@@ -81,15 +104,25 @@ impl Pipeline {
                     out,
                 );
                 self.table.segment(frame.number, frame.ts, &seg, &mut emit);
+                if seg.tunnel_depth > 0
+                    && let Some(conn) = self.table.get_mut(&FlowKey::of(&seg))
+                    && !conn.has_tunnels()
+                {
+                    // Rebuilt only here, once per tunnelled connection.
+                    match tunnels {
+                        Some(path) => conn.set_tunnels(path),
+                        None => conn.set_tunnels(&decode::tunnel_path(frame)),
+                    }
+                }
             }
-            // Not segments: counted until ICMP errors are attached to their connections.
-            Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) | Ok(Decoded::IcmpError(_)) => {
-                tally.non_tcp += 1
-            }
-            Ok(Decoded::Fragment) => {
+            Ok(Decoded::IcmpError(e)) => {
                 tally.non_tcp += 1;
-                tally.ip_fragments += 1;
+                tally.icmp_errors += 1;
+                self.icmp_error(frame.number, &e);
             }
+            Ok(Decoded::OtherIp) | Ok(Decoded::NotIp) => tally.non_tcp += 1,
+            // A fragment inside a reassembled datagram's tunnel: not followed further.
+            Ok(Decoded::Fragment) => tally.non_tcp += 1,
             Ok(Decoded::UnsupportedLink(lt)) => {
                 *tally.unsupported_link_types.entry(lt).or_default() += 1;
             }
@@ -98,6 +131,104 @@ impl Pipeline {
                 tally.decode_error(frame.number, e.reason(), || e.to_string());
             }
         }
+    }
+
+    /// An IP fragment: held until its datagram is whole; the frame that
+    /// completes it carries the datagram's segment (as Wireshark shows it).
+    #[cold]
+    fn fragment(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(ConnectionReport)) {
+        self.tally.ip_fragments += 1;
+        let mut tunnels = TunnelPath::EMPTY;
+        // The reassembler lends the datagram; a copy of the segment's frame
+        // view is not needed because `decoded` is done with it before the
+        // next push.
+        let mut reassembler = std::mem::take(&mut self.reassembler);
+        match reassembler.push_tunnelled(frame, &mut tunnels) {
+            Ok(Reassembled::Complete(d)) => {
+                if !matches!(d, Decoded::Fragment) {
+                    self.tally.reassembled_datagrams += 1;
+                }
+                self.decoded(frame, Ok(d), Some(&tunnels), out);
+            }
+            Ok(Reassembled::Held) | Ok(Reassembled::Dropped) => self.tally.non_tcp += 1,
+            Err(e) => self.decoded(frame, Err(e), None, out),
+        }
+        self.reassembler = reassembler;
+        self.fragment_events();
+    }
+
+    /// Fragment events become file-level findings: a fragment carries no
+    /// ports, so it names no connection until its datagram is whole.
+    fn fragment_events(&mut self) {
+        for e in self.reassembler.drain_events() {
+            match e {
+                FragmentEvent::OverlapConflict { .. } => self.tally.fragment_overlaps += 1,
+                FragmentEvent::Incomplete { .. } => self.tally.fragments_incomplete += 1,
+                FragmentEvent::LimitReached { .. } => {}
+            }
+        }
+    }
+
+    /// Attaches an ICMP error to the connection whose segment it quotes:
+    /// the quoted segment went from one endpoint of the connection to the
+    /// other, inside the same virtual network as the ICMP message.
+    fn icmp_error(&mut self, frame: u64, e: &IcmpError) {
+        let detail = match e.kind {
+            IcmpKind::FragmentationNeeded | IcmpKind::PacketTooBig => Detail::IcmpFragNeeded {
+                reporter: e.reporter,
+                mtu: e.mtu,
+                seq: 0,
+            },
+            IcmpKind::PortUnreachable => unreachable_detail(e, "port unreachable"),
+            IcmpKind::AdminProhibited => {
+                unreachable_detail(e, "communication administratively prohibited")
+            }
+            IcmpKind::Unreachable => unreachable_detail(
+                e,
+                if e.code == 0 {
+                    "network unreachable"
+                } else {
+                    "host unreachable"
+                },
+            ),
+            IcmpKind::TimeExceeded => Detail::IcmpTtlExceeded {
+                reporter: e.reporter,
+                seq: 0,
+            },
+            _ => {
+                self.tally.icmp_errors_unmatched += 1;
+                return;
+            }
+        };
+        let key =
+            FlowKey::from_endpoints((e.src, e.src_port), (e.dst, e.dst_port)).in_tunnel(e.tunnel);
+        let Some(conn) = self.table.get_mut(&key) else {
+            self.tally.icmp_errors_unmatched += 1;
+            return;
+        };
+        let sender = Endpoint {
+            addr: e.src,
+            port: e.src_port,
+        };
+        let from = if sender == conn.client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let seq = conn.relative_seq(from, e.seq);
+        let detail = match detail {
+            Detail::IcmpFragNeeded { reporter, mtu, .. } => {
+                Detail::IcmpFragNeeded { reporter, mtu, seq }
+            }
+            Detail::IcmpUnreachable { reporter, what, .. } => Detail::IcmpUnreachable {
+                reporter,
+                what,
+                seq,
+            },
+            Detail::IcmpTtlExceeded { reporter, .. } => Detail::IcmpTtlExceeded { reporter, seq },
+            d => d,
+        };
+        conn.add_finding(Finding::new(frame, from, detail));
     }
 
     /// Ends the connections whose timeouts passed by `now`, though no frame
@@ -115,6 +246,8 @@ impl Pipeline {
 
     /// End of input: every connection still open ends, in order of id.
     pub fn finish(&mut self, out: &mut dyn FnMut(ConnectionReport)) {
+        self.reassembler.finish();
+        self.fragment_events();
         let start = self.tally.start;
         let mut emit = emitter(
             &self.source,
@@ -159,6 +292,14 @@ impl Pipeline {
     /// The id the next connection will get.
     pub fn next_id(&self) -> u64 {
         self.table.next_id()
+    }
+}
+
+fn unreachable_detail(e: &IcmpError, what: &'static str) -> Detail {
+    Detail::IcmpUnreachable {
+        reporter: e.reporter,
+        what,
+        seq: 0,
     }
 }
 

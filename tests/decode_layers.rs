@@ -12,7 +12,8 @@ use std::cell::Cell;
 use std::path::Path;
 use tcpshake::capture::{Frame, read_path};
 use tcpshake::decode::{
-    DecodeError, Decoded, IcmpKind, Layer, MAX_LAYERS, MAX_TUNNELS, TunnelKey, decode, decode_frame,
+    DecodeError, Decoded, IcmpKind, Layer, MAX_LAYERS, MAX_TUNNELS, TunnelKey, decode,
+    decode_frame, tunnel_path,
 };
 
 struct Counting;
@@ -68,16 +69,25 @@ fn paths(name: &str) -> Vec<(Vec<String>, TunnelKey)> {
         .iter()
         .map(
             |(lt, data, orig)| match decode_frame(&frame(*lt, data, *orig)) {
-                Ok(Decoded::Tcp(s)) => (
-                    serde_json::to_value(s.tunnels)
-                        .unwrap()
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.as_str().unwrap().to_string())
-                        .collect(),
-                    s.tunnels.key(),
-                ),
+                Ok(Decoded::Tcp(s)) => {
+                    // The segment keeps the path's key and depth; the path
+                    // is rebuilt from the frame.
+                    let path = tunnel_path(&frame(*lt, data, *orig));
+                    assert_eq!(
+                        (s.tunnel, s.tunnel_depth as usize),
+                        (path.key(), path.len())
+                    );
+                    (
+                        serde_json::to_value(path)
+                            .unwrap()
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|v| v.as_str().unwrap().to_string())
+                            .collect(),
+                        s.tunnel,
+                    )
+                }
                 other => panic!("{name}: {other:?}"),
             },
         )
@@ -256,7 +266,7 @@ fn the_same_inner_connection_in_two_vnis_has_two_identities() {
     let d = tiny();
     let syn = ip_packet(&d, &d.segs[0]);
     let key = |vni| match decode(1, &vxlan_frame(vni, &syn)) {
-        Ok(Decoded::Tcp(s)) => (s.src, s.src_port, s.dst, s.dst_port, s.tunnels.key()),
+        Ok(Decoded::Tcp(s)) => (s.src, s.src_port, s.dst, s.dst_port, s.tunnel),
         other => panic!("{other:?}"),
     };
     let (a, b) = (key(1), key(2));
@@ -295,7 +305,7 @@ fn tunnels_deeper_than_the_cap_are_a_typed_error() {
         p = ipv4([192, 0, 2, 1], [192, 0, 2, 2], 47, &g);
     }
     match decode(101, &p) {
-        Ok(Decoded::Tcp(s)) => assert_eq!(s.tunnels.len(), MAX_TUNNELS),
+        Ok(Decoded::Tcp(s)) => assert_eq!(s.tunnel_depth as usize, MAX_TUNNELS),
         other => panic!("{other:?}"),
     }
 }
@@ -482,7 +492,7 @@ fn decoding_tunnelled_frames_allocates_nothing() {
     let mut n = 0usize;
     for (lt, data, orig) in &all {
         match decode_frame(&frame(*lt, data, *orig)) {
-            Ok(Decoded::Tcp(s)) => n += s.tunnels.len() + 1,
+            Ok(Decoded::Tcp(s)) => n += s.tunnel_depth as usize + 1,
             Ok(Decoded::IcmpError(e)) => n += e.src_port as usize,
             _ => {}
         }
@@ -503,4 +513,22 @@ fn every_committed_capture_decodes_without_panicking_in_a_debug_build() {
         });
     }
     assert!(frames > 500);
+}
+
+/// The segment is copied through the pipeline per packet: the tunnel path
+/// stays out of it (key and depth only), so it remains a few words wide.
+#[test]
+fn a_decoded_segment_stays_small() {
+    use std::mem::size_of;
+    use tcpshake::decode::TcpSegment;
+    assert!(
+        size_of::<TcpSegment<'_>>() <= 112,
+        "{}",
+        size_of::<TcpSegment<'_>>()
+    );
+    assert!(
+        size_of::<Decoded<'_>>() <= 120,
+        "{}",
+        size_of::<Decoded<'_>>()
+    );
 }

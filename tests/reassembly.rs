@@ -291,3 +291,72 @@ fn unfragmented_frames_pass_through() {
     ));
     assert_eq!(r.stats().fragments, 0);
 }
+
+/// Runs the library's pipeline over a committed capture: connections as
+/// JSON values, and the file report.
+fn pipeline_json(name: &str) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut conns = Vec::new();
+    let mut next_id = 1;
+    let file = tcpshake::pipeline::analyze_path(
+        &testdata_path(name),
+        &Config::default(),
+        &mut next_id,
+        &mut |c| conns.push(serde_json::to_value(&c).unwrap()),
+        &mut (),
+    )
+    .unwrap();
+    (conns, serde_json::to_value(&file).unwrap())
+}
+
+#[test]
+fn the_pipeline_reassembles_and_counts_fragment_findings_in_the_file() {
+    let (conns, file) = pipeline_json("ipv4-fragments.pcap");
+    assert_eq!(conns.len(), 1);
+    assert_eq!(file["reassembled_datagrams"], 1);
+    assert_eq!(file["ip_fragments"], 3);
+    // Ten unfragmented segments plus the datagram completed by frame 6.
+    assert_eq!(file["tcp_segments"], 11);
+    let (_, file) = pipeline_json("fragment-overlap.pcap");
+    assert_eq!(file["fragment_overlaps"], 1);
+    let (conns, file) = pipeline_json("fragment-incomplete.pcap");
+    assert_eq!(file["fragments_incomplete"], 1);
+    assert_eq!(conns[0]["handshake"], "complete");
+}
+
+#[test]
+fn icmp_errors_attach_to_the_connection_they_quote() {
+    let (conns, file) = pipeline_json("icmp-errors.pcap");
+    assert_eq!(file["icmp_errors"], 4);
+    assert!(file.get("icmp_errors_unmatched").is_none(), "{file}");
+    let frag: Vec<String> = conns
+        .iter()
+        .flat_map(|c| c["findings"].as_array().unwrap().clone())
+        .filter(|f| f["kind"] == "icmp_frag_needed")
+        .map(|f| f["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(frag.len(), 1, "{conns:?}");
+    assert!(frag[0].contains("MTU 1400, at frame 7"), "{}", frag[0]);
+    // ICMP errors are not segments.
+    let packets: u64 = conns
+        .iter()
+        .map(|c| {
+            c["packets"]["client"].as_u64().unwrap() + c["packets"]["server"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(packets, file["tcp_segments"].as_u64().unwrap());
+}
+
+#[test]
+fn the_same_inner_tuple_in_two_vnis_is_two_connections_with_their_tunnels() {
+    let (conns, _) = pipeline_json("tunnel-vxlan-two-vnis.pcap");
+    let tunnels: Vec<String> = conns.iter().map(|c| c["tunnel"].to_string()).collect();
+    assert_eq!(
+        tunnels,
+        [
+            r#"["vxlan:vni=1","ipv4:192.0.2.1→192.0.2.2"]"#,
+            r#"["vxlan:vni=2","ipv4:192.0.2.1→192.0.2.2"]"#
+        ]
+    );
+    let (conns, _) = pipeline_json("ipv4-fragments.pcap");
+    assert!(conns[0].get("tunnel").is_none());
+}

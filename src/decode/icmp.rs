@@ -3,7 +3,7 @@
 
 use super::addr::IpAddress;
 use super::ip::IpPayload;
-use super::tunnel::TunnelPath;
+use super::tunnel::{TunnelKey, TunnelPath};
 use crate::seq::SeqNumber;
 use serde::Serialize;
 
@@ -50,8 +50,9 @@ pub struct IcmpError {
     pub src_port: u16,
     pub dst_port: u16,
     pub seq: SeqNumber,
-    /// Tunnels the ICMP packet itself was carried in.
-    pub tunnels: TunnelPath,
+    /// Flow identity of the tunnels the ICMP packet itself was carried in
+    /// ([`TunnelPath::key`]), to find the quoted connection by.
+    pub tunnel: TunnelKey,
 }
 
 fn classify(v6: bool, ty: u8, code: u8) -> Option<IcmpKind> {
@@ -73,7 +74,7 @@ fn classify(v6: bool, ty: u8, code: u8) -> Option<IcmpKind> {
 /// The ICMP error in `p`, if it is one that quotes the first 8 bytes of a
 /// TCP header (ports and sequence number, RFC 792 "Internet Header + 64
 /// bits of Original Data Datagram"). Anything else is other IP traffic.
-pub(crate) fn quoted_tcp(data: &[u8], p: &IpPayload, tunnels: TunnelPath) -> Option<IcmpError> {
+pub(crate) fn quoted_tcp(data: &[u8], p: &IpPayload, tunnels: &TunnelPath) -> Option<IcmpError> {
     let v6 = p.src.is_v6();
     let h = data.get(p.off..p.off + 8)?;
     let (ty, code) = (h[0], h[1]);
@@ -104,7 +105,7 @@ pub(crate) fn quoted_tcp(data: &[u8], p: &IpPayload, tunnels: TunnelPath) -> Opt
         src_port: u16::from_be_bytes([t[0], t[1]]),
         dst_port: u16::from_be_bytes([t[2], t[3]]),
         seq: SeqNumber(u32::from_be_bytes([t[4], t[5], t[6], t[7]])),
-        tunnels,
+        tunnel: tunnels.key(),
     })
 }
 

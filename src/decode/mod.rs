@@ -73,7 +73,7 @@ fn decode_with(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'
                 p.src,
                 p.dst,
                 wire_len > data.len(),
-                &TunnelPath::EMPTY,
+                (TunnelKey(0), 0),
             )
             .map(Decoded::Tcp);
         }
@@ -83,17 +83,36 @@ fn decode_with(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'
 
 #[inline(never)]
 fn walked(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'_>, DecodeError> {
-    match walk_frame(link_type, data, wire_len)? {
+    let mut tunnels = TunnelPath::EMPTY;
+    match walk_frame(link_type, data, wire_len, &mut tunnels)? {
         Walked::Done(d) => Ok(d),
         Walked::Fragment(_) => Ok(Decoded::Fragment),
     }
 }
 
+/// The tunnels a frame's segment (or ICMP error, or fragment) was carried
+/// in, outermost first: the path a [`TcpSegment`] keeps only the key and
+/// depth of. Empty for a frame that does not decode.
+pub fn tunnel_path(frame: &crate::capture::Frame<'_>) -> TunnelPath {
+    let wire_len = (frame.orig_len as usize).max(frame.data.len());
+    let mut tunnels = TunnelPath::EMPTY;
+    match walk_frame(frame.link_type, frame.data, wire_len, &mut tunnels) {
+        Ok(_) => tunnels,
+        Err(_) => TunnelPath::EMPTY,
+    }
+}
+
+/// Walks a frame; `tunnels` collects the encapsulations met on the way.
 #[inline]
-fn walk_frame(link_type: u32, data: &[u8], wire_len: usize) -> Result<Walked<'_>, DecodeError> {
+fn walk_frame<'a>(
+    link_type: u32,
+    data: &'a [u8],
+    wire_len: usize,
+    tunnels: &mut TunnelPath,
+) -> Result<Walked<'a>, DecodeError> {
     let lt = LinkType::masked(link_type);
     match link::start(lt, data)? {
         At::Unsupported => Ok(Walked::Done(Decoded::UnsupportedLink(lt))),
-        at => walk::walk(data, at, wire_len, wire_len > data.len(), TunnelPath::EMPTY),
+        at => walk::walk(data, at, wire_len, wire_len > data.len(), tunnels),
     }
 }

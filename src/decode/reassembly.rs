@@ -260,14 +260,29 @@ impl Reassembler {
     /// fragment). A segment of a completed datagram belongs to this frame:
     /// the one that made the datagram whole, as Wireshark attributes it.
     pub fn push<'r>(&'r mut self, frame: &Frame<'r>) -> Result<Reassembled<'r>, DecodeError> {
+        let mut tunnels = TunnelPath::EMPTY;
+        self.push_tunnelled(frame, &mut tunnels)
+    }
+
+    /// [`push`](Reassembler::push), also giving the tunnels around the
+    /// completed datagram in `tunnels` (outermost first): a segment keeps
+    /// only their key and depth.
+    pub fn push_tunnelled<'r>(
+        &'r mut self,
+        frame: &Frame<'r>,
+        tunnels: &mut TunnelPath,
+    ) -> Result<Reassembled<'r>, DecodeError> {
         self.expire(frame.ts);
         let wire_len = (frame.orig_len as usize).max(frame.data.len());
-        let seen = match super::walk_frame(frame.link_type, frame.data, wire_len)? {
-            Walked::Done(d) => return Ok(Reassembled::Complete(d)),
+        *tunnels = TunnelPath::EMPTY;
+        let seen = match super::walk_frame(frame.link_type, frame.data, wire_len, tunnels)? {
+            Walked::Done(d) => {
+                return Ok(Reassembled::Complete(d));
+            }
             Walked::Fragment(seen) => seen,
         };
         self.stats.fragments += 1;
-        let FragmentSeen { ip, tunnels } = seen;
+        let FragmentSeen { ip } = seen;
         let frag = ip.frag.unwrap_or(super::ip::FragInfo {
             id: 0,
             offset: 0,
@@ -302,7 +317,7 @@ impl Reassembler {
         }
         let d = self.pending.entry(key).or_insert_with(|| Datagram {
             ip,
-            tunnels,
+            tunnels: *tunnels,
             first_frame: frame.number,
             last_frame: frame.number,
             first_ts: frame.ts,
@@ -358,8 +373,9 @@ impl Reassembler {
             ..d.ip
         };
         let out = &self.out[..];
+        *tunnels = d.tunnels;
         Ok(
-            match walk::walk(out, At::Transport(p), out.len(), false, d.tunnels)? {
+            match walk::walk(out, At::Transport(p), out.len(), false, tunnels)? {
                 Walked::Done(decoded) => Reassembled::Complete(decoded),
                 // A fragment tunnelled inside a reassembled datagram: not followed further.
                 Walked::Fragment(_) => Reassembled::Complete(Decoded::Fragment),

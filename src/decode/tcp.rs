@@ -2,7 +2,7 @@
 
 use super::addr::IpAddress;
 use super::error::{DecodeError, Layer};
-use super::tunnel::TunnelPath;
+use super::tunnel::TunnelKey;
 use crate::seq::SeqNumber;
 use etherparse::TcpHeaderSlice;
 use std::fmt;
@@ -28,9 +28,14 @@ pub struct TcpSegment<'a> {
     pub options: &'a [u8],
     /// The captured part of the payload (may be shorter than `payload_len`).
     pub payload: &'a [u8],
-    /// The tunnels the segment was carried in, outermost first; empty for
-    /// a segment sent as it is.
-    pub tunnels: TunnelPath,
+    /// The flow identity of the virtual networks the segment was carried in
+    /// ([`crate::decode::TunnelPath::key`]); 0 for none.
+    pub tunnel: TunnelKey,
+    /// How many encapsulations the segment was peeled out of; 0 for a
+    /// segment sent as it is. The path itself is rebuilt from the frame
+    /// only when it is wanted ([`crate::decode::tunnel_path`]), so that a
+    /// segment stays a few words wide.
+    pub tunnel_depth: u8,
 }
 
 impl TcpSegment<'_> {
@@ -60,7 +65,7 @@ pub(crate) fn decode_tcp<'a>(
     src: IpAddress,
     dst: IpAddress,
     snapped: bool,
-    tunnels: &TunnelPath,
+    tunnel: (TunnelKey, u8),
 ) -> Result<TcpSegment<'a>, DecodeError> {
     let rest = &data[off.min(data.len())..];
     if let Some(&b) = rest.get(12) {
@@ -78,7 +83,7 @@ pub(crate) fn decode_tcp<'a>(
         && (rest[12] >> 4) as usize * 4 > rest.len()
         && rest[12] >> 4 >= 5
     {
-        return decode_cut_options(rest, ip_payload, src, dst, off, tunnels);
+        return decode_cut_options(rest, ip_payload, src, dst, off, tunnel);
     }
     let tcp = TcpHeaderSlice::from_slice(rest).map_err(|e| {
         use etherparse::err::tcp::{HeaderError, HeaderSliceError};
@@ -120,7 +125,8 @@ pub(crate) fn decode_tcp<'a>(
         payload_len,
         options: &raw[20..],
         payload: &data[payload_start.min(captured_end)..captured_end],
-        tunnels: *tunnels,
+        tunnel: tunnel.0,
+        tunnel_depth: tunnel.1,
     })
 }
 
@@ -132,7 +138,7 @@ fn decode_cut_options<'a>(
     src: IpAddress,
     dst: IpAddress,
     off: usize,
-    tunnels: &TunnelPath,
+    tunnel: (TunnelKey, u8),
 ) -> Result<TcpSegment<'a>, DecodeError> {
     let header_len = (raw[12] >> 4) as u16 * 4;
     if header_len as u32 > ip_payload {
@@ -158,7 +164,8 @@ fn decode_cut_options<'a>(
         payload_len: ip_payload - header_len as u32,
         options: &raw[20..],
         payload: &[],
-        tunnels: *tunnels,
+        tunnel: tunnel.0,
+        tunnel_depth: tunnel.1,
     })
 }
 

@@ -36,7 +36,6 @@ pub enum Decoded<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FragmentSeen {
     pub ip: IpPayload,
-    pub tunnels: TunnelPath,
 }
 
 pub(crate) enum Walked<'a> {
@@ -46,15 +45,16 @@ pub(crate) enum Walked<'a> {
 
 /// Decodes from `at` on. `end` is where the outermost layer ends on the wire
 /// (for IP headers whose length field is 0); `snapped` says the capture cut
-/// the frame short.
+/// the frame short. `tunnels` starts with the encapsulations already peeled
+/// and gains those met on the way.
 #[inline]
-pub(crate) fn walk(
-    data: &[u8],
+pub(crate) fn walk<'a>(
+    data: &'a [u8],
     mut at: At,
     mut end: usize,
     snapped: bool,
-    mut tunnels: TunnelPath,
-) -> Result<Walked<'_>, DecodeError> {
+    tunnels: &mut TunnelPath,
+) -> Result<Walked<'a>, DecodeError> {
     let mut steps = 0;
     loop {
         steps += 1;
@@ -69,21 +69,29 @@ pub(crate) fn walk(
             At::Ipv4(off) => {
                 let p = ip::ipv4(data, off, end)?;
                 if p.frag.is_some() {
-                    return Ok(Walked::Fragment(FragmentSeen { ip: p, tunnels }));
+                    return Ok(Walked::Fragment(FragmentSeen { ip: p }));
                 }
                 At::Transport(p)
             }
             At::Ipv6(off) => {
                 let p = ip::ipv6(data, off, end)?;
                 if p.frag.is_some() {
-                    return Ok(Walked::Fragment(FragmentSeen { ip: p, tunnels }));
+                    return Ok(Walked::Fragment(FragmentSeen { ip: p }));
                 }
                 At::Transport(p)
             }
             At::Transport(mut p) => match p.proto {
                 6 => {
-                    return decode_tcp(data, p.off, p.len, p.src, p.dst, snapped, &tunnels)
-                        .map(|s| Walked::Done(Decoded::Tcp(s)));
+                    return decode_tcp(
+                        data,
+                        p.off,
+                        p.len,
+                        p.src,
+                        p.dst,
+                        snapped,
+                        (tunnels.key(), tunnels.len() as u8),
+                    )
+                    .map(|s| Walked::Done(Decoded::Tcp(s)));
                 }
                 1 | 58 if (p.proto == 58) == p.src.is_v6() => {
                     return Ok(Walked::Done(
@@ -98,7 +106,7 @@ pub(crate) fn walk(
                         outer_src: p.src,
                         outer_dst: p.dst,
                     };
-                    enter(&mut tunnels, outer, &p, &mut end)?;
+                    enter(tunnels, outer, &p, &mut end)?;
                     if p.proto == 4 {
                         At::Ipv4(p.off)
                     } else {
@@ -109,12 +117,12 @@ pub(crate) fn walk(
                 47 if p.len < 4 => return Ok(Walked::Done(Decoded::OtherIp)),
                 47 => {
                     let (next, layer) = encap::gre(data, &p)?;
-                    enter(&mut tunnels, layer, &p, &mut end)?;
+                    enter(tunnels, layer, &p, &mut end)?;
                     next
                 }
                 17 => match encap::udp(data, &p)? {
                     Some((next, layer)) => {
-                        enter(&mut tunnels, layer, &p, &mut end)?;
+                        enter(tunnels, layer, &p, &mut end)?;
                         next
                     }
                     None => return Ok(Walked::Done(Decoded::OtherIp)),

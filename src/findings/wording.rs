@@ -5,7 +5,7 @@
 //! Numbers are relative (ISN = 0) unless a field says raw.
 
 use super::{Finding, FindingKind as K};
-use crate::decode::TcpFlags;
+use crate::decode::{IpAddress, TcpFlags};
 use crate::duration::HumanDuration;
 use crate::flow::Endpoint;
 use std::fmt::{self, Formatter};
@@ -118,6 +118,9 @@ pub enum Detail {
         what: &'static str,
         flags: TcpFlags,
     },
+    ScanProbe {
+        flags: TcpFlags,
+    },
     AckNonzeroWithoutAckFlag {
         flags: TcpFlags,
         ack_raw: u32,
@@ -158,9 +161,13 @@ pub enum Detail {
         saw: u32,
         bytes: i32,
     },
+    /// Relative numbers, signed: an ack behind the base stays negative.
     AckedUnseen {
-        ack: u32,
-        seen: u32,
+        ack: i32,
+        /// Just past the peer's highest byte seen.
+        seen: i32,
+        /// Where the peer's bytes stop being seen without a gap.
+        from: i32,
     },
     DuplicateAck {
         count: i32,
@@ -193,6 +200,34 @@ pub enum Detail {
     AnalysisLimit {
         segments: usize,
     },
+    // ICMP errors quoting the connection.
+    IcmpFragNeeded {
+        reporter: IpAddress,
+        mtu: Option<u32>,
+        seq: i64,
+    },
+    IcmpUnreachable {
+        reporter: IpAddress,
+        what: &'static str,
+        seq: i64,
+    },
+    IcmpTtlExceeded {
+        reporter: IpAddress,
+        seq: i64,
+    },
+    // IP fragments.
+    FragmentOverlap {
+        first_frame: u64,
+        offset: u32,
+        discarded: bool,
+    },
+    FragmentsIncomplete {
+        first_frame: u64,
+        fragments: u32,
+        received: u32,
+        total: Option<u32>,
+        timeout: bool,
+    },
 }
 
 impl Detail {
@@ -219,6 +254,7 @@ impl Detail {
             }
             D::MissingAckFlag { .. } => K::MissingAckFlag,
             D::InvalidFlags { .. } => K::InvalidFlags,
+            D::ScanProbe { .. } => K::ScanProbe,
             D::AckNonzeroWithoutAckFlag { .. } => K::AckNonzeroWithoutAckFlag,
             D::PortReuse { .. } => K::PortReuse,
             D::TimeWaitReuse { .. } => K::TimeWaitReuse,
@@ -239,6 +275,11 @@ impl Detail {
             D::DataBeyondWindow { .. } => K::DataBeyondWindow,
             D::WindowShrink { .. } => K::WindowShrink,
             D::AnalysisLimit { .. } => K::AnalysisLimit,
+            D::IcmpFragNeeded { .. } => K::IcmpFragNeeded,
+            D::IcmpUnreachable { .. } => K::IcmpUnreachable,
+            D::IcmpTtlExceeded { .. } => K::IcmpTtlExceeded,
+            D::FragmentOverlap { .. } => K::FragmentOverlap,
+            D::FragmentsIncomplete { .. } => K::FragmentsIncomplete,
         }
     }
 }
@@ -411,6 +452,10 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
             f,
             "expected the ACK flag on every segment after synchronization, saw [{flags}] from the {from} at frame {frame}"
         ),
+        D::ScanProbe { flags } => write!(
+            f,
+            "[{flags}] without SYN, ACK or RST from the {from} at frame {frame}, outside any connection: a port-scan probe"
+        ),
         D::InvalidFlags { what, flags } => write!(
             f,
             "{from} sent a segment with {what} [{flags}] at frame {frame}"
@@ -473,10 +518,23 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
             f,
             "expected seq {expected} next, saw {saw}: {bytes} bytes from the {from} were not captured, at frame {frame}"
         ),
-        D::AckedUnseen { ack, seen } => write!(
-            f,
-            "the {from} acknowledges {ack}, but the {other}'s bytes were seen only up to {seen}, at frame {frame}"
-        ),
+        D::AckedUnseen {
+            ack,
+            seen,
+            from: start,
+        } => {
+            if ack > seen {
+                write!(
+                    f,
+                    "the {from} acknowledges {ack}, but the {other}'s bytes were seen only up to {seen}: {seen}–{ack} never appeared in the capture, at frame {frame}"
+                )
+            } else {
+                write!(
+                    f,
+                    "the {from} acknowledges {ack}, but not all of the {other}'s bytes {start}–{ack} appeared in the capture (some were missed before later ones), at frame {frame}"
+                )
+            }
+        }
         D::DuplicateAck {
             count,
             ack,
@@ -522,5 +580,60 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
             f,
             "{segments} unacknowledged segments from the {from}: the analysis stops remembering more, at frame {frame}"
         ),
+        D::IcmpFragNeeded { reporter, mtu, seq } => {
+            write!(f, "fragmentation needed")?;
+            if let Some(mtu) = mtu {
+                write!(f, ", MTU {mtu}")?;
+            }
+            write!(
+                f,
+                ", at frame {frame}: {reporter} could not forward the {from}'s segment at seq {seq}"
+            )
+        }
+        D::IcmpUnreachable {
+            reporter,
+            what,
+            seq,
+        } => write!(
+            f,
+            "{what}, from {reporter} at frame {frame}, about the {from}'s segment at seq {seq}"
+        ),
+        D::IcmpTtlExceeded { reporter, seq } => write!(
+            f,
+            "time to live exceeded at {reporter}, at frame {frame}, for the {from}'s segment at seq {seq}"
+        ),
+        D::FragmentOverlap {
+            first_frame,
+            offset,
+            discarded,
+        } => write!(
+            f,
+            "fragments of one datagram (first at frame {first_frame}) carry different bytes at offset {offset}, at frame {frame}; {}",
+            if discarded {
+                "the datagram was discarded (RFC 5722)"
+            } else {
+                "the bytes that came first were kept"
+            }
+        ),
+        D::FragmentsIncomplete {
+            first_frame,
+            fragments,
+            received,
+            total,
+            timeout,
+        } => {
+            write!(
+                f,
+                "a datagram of {fragments} fragments (frames {first_frame}–{frame}) never became whole: {received} bytes received"
+            )?;
+            if let Some(t) = total {
+                write!(f, " of {t}")?;
+            }
+            f.write_str(if timeout {
+                ", the rest did not come within the timeout"
+            } else {
+                " when the capture ended"
+            })
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::{Endpoint, Tracker};
 use crate::capture::Timestamp;
-use crate::decode::{TcpFlags, TcpSegment, TunnelPath};
+use crate::decode::{TcpFlags, TcpSegment};
 use crate::seq::SeqNumber;
 
 /// Most option bytes a TCP header holds (RFC 9293 §3.1: data offset ≤ 15 words).
@@ -53,7 +53,7 @@ impl Attempt {
             || !from_client
             || seg.payload_len != 0
             || seg.options.len() > MAX_OPTIONS
-            || !seg.tunnels.is_empty()
+            || seg.tunnel_depth != 0
         {
             return None;
         }
@@ -92,7 +92,8 @@ impl Attempt {
             payload_len: 0,
             options: &self.options[..self.options_len as usize],
             payload: &[],
-            tunnels: TunnelPath::EMPTY,
+            tunnel: Default::default(),
+            tunnel_depth: 0,
         };
         let mut c = Box::new(C::open(
             self.id,
@@ -116,6 +117,7 @@ mod tests {
     #[test]
     fn an_attempt_is_small() {
         assert!(size_of::<Attempt>() <= 128, "{}", size_of::<Attempt>());
-        assert_eq!(size_of::<super::super::FlowKey>(), 40);
+        // Four address words, the ports and the tunnel key (VNI, GRE key…).
+        assert_eq!(size_of::<super::super::FlowKey>(), 48);
     }
 }

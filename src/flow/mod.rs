@@ -15,7 +15,7 @@ mod expiry;
 pub use clock::TimeJump;
 
 use crate::capture::Timestamp;
-use crate::decode::{IpAddress, TcpSegment};
+use crate::decode::{IpAddress, TcpSegment, TunnelKey};
 use attempt::Attempt;
 use clock::Clock;
 use expiry::{Due, Recent};
@@ -41,7 +41,7 @@ pub fn seeded_hasher(seed: u64) -> FlowHasher {
 ///
 /// Packed into plain integers (IPv4 as IPv4-mapped IPv6) so that hashing and
 /// comparing it costs a few machine words per segment.
-/// Kept as 64-bit words (40 bytes, 8-aligned) rather than `u128`s, whose
+/// Kept as 64-bit words (48 bytes with the tunnel key, 8-aligned) rather than `u128`s, whose
 /// 16-byte alignment would pad every table entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
@@ -49,6 +49,9 @@ pub struct FlowKey {
     addrs: [u64; 4],
     /// Port of the lower endpoint in the high half, of the higher in the low half.
     ports: u32,
+    /// The virtual network ([`crate::decode::TunnelKey`]; 0 for none): the
+    /// same inner addresses in two VNIs or GRE keys are two connections.
+    tunnel: u64,
 }
 
 impl Hash for FlowKey {
@@ -58,6 +61,7 @@ impl Hash for FlowKey {
             h.write_u64(w);
         }
         h.write_u32(self.ports);
+        h.write_u64(self.tunnel);
     }
 }
 
@@ -72,7 +76,16 @@ fn addr_bits(a: IpAddress) -> u128 {
 impl FlowKey {
     #[inline]
     pub fn of(seg: &TcpSegment<'_>) -> FlowKey {
-        Self::from_endpoints((seg.src, seg.src_port), (seg.dst, seg.dst_port))
+        Self::from_endpoints((seg.src, seg.src_port), (seg.dst, seg.dst_port)).in_tunnel(seg.tunnel)
+    }
+
+    /// The same 4-tuple inside the virtual network `tunnel`.
+    #[inline]
+    pub fn in_tunnel(self, tunnel: TunnelKey) -> FlowKey {
+        FlowKey {
+            tunnel: tunnel.0,
+            ..self
+        }
     }
 
     #[inline]
@@ -88,6 +101,7 @@ impl FlowKey {
                 hi.0 as u64,
             ],
             ports: ((lo.1 as u32) << 16) | hi.1 as u32,
+            tunnel: 0,
         }
     }
 }
@@ -369,6 +383,12 @@ impl<S: Settings> FlowTable<S> {
                 syn_seen: now,
             },
         );
+    }
+
+    /// The live connection on `key`, made full if it was held compact.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut S::Conn> {
+        let settings = &self.settings;
+        self.live.get_mut(key).map(|slot| slot.full(settings))
     }
 
     /// How long after its first segment a connection is first looked at: the

@@ -3,7 +3,7 @@ use super::state::State;
 use super::transfer::Transfer;
 use super::zeek::ZeekConn;
 use crate::capture::Timestamp;
-use crate::decode::{TcpFlags, TcpSegment};
+use crate::decode::{TcpFlags, TcpSegment, TunnelPath};
 use crate::findings::{Detail as D, Finding, FindingKind, Side, Value, WS_ITEMS};
 use crate::flow::{Endpoint, PreviousUse, Tracker};
 use crate::model::connection::KindCounts;
@@ -131,6 +131,9 @@ pub struct Connection {
     /// Where the entry of each kind reported once per side is (index into `findings`).
     pub(super) once: [Option<(FindingKind, Side, u16)>; ONCE_SLOTS],
     pub evicted: bool,
+    /// The tunnels the connection was carried in, from its first segment;
+    /// boxed and made only for a tunnelled connection.
+    pub(super) tunnels: Option<Box<TunnelPath>>,
     /// The opening attempt, for the server view.
     pub(super) attempt: super::attempt::AttemptTrack,
 }
@@ -202,6 +205,7 @@ impl Connection {
             suppressed: None,
             once: [None; ONCE_SLOTS],
             evicted: false,
+            tunnels: None,
             attempt: Default::default(),
         };
         let f = seg.flags;
@@ -340,6 +344,13 @@ impl Connection {
         }
         self.count_wireshark_items(seg, from);
 
+        if !f.ack() && !f.syn() && !f.rst() && self.outside_any_connection() {
+            // FIN, PSH, no flags, FIN+PSH+URG (Xmas): stealth port-scan probes
+            // (RFC 9293 §3.10.7.1 makes a closed port answer them with RST).
+            // Alike whatever their flags, and no connection's state is moved.
+            self.push(Finding::new(frame, from, D::ScanProbe { flags: f }));
+            return;
+        }
         if let Some(what) = invalid_combination(f) {
             self.push(
                 Finding::new(frame, from, D::InvalidFlags { what, flags: f })
@@ -492,5 +503,44 @@ impl Tracker for Connection {
     }
     fn mark_evicted(&mut self) {
         self.evicted = true;
+    }
+}
+
+impl Connection {
+    /// Whether the tunnel path is recorded.
+    pub fn has_tunnels(&self) -> bool {
+        self.tunnels.is_some()
+    }
+
+    /// Records the tunnels the connection's first segment came through.
+    pub fn set_tunnels(&mut self, path: &TunnelPath) {
+        self.tunnels = (!path.is_empty()).then(|| Box::new(*path));
+    }
+
+    /// Nothing so far shows a connection: no SYN and no ACK from either side.
+    fn outside_any_connection(&self) -> bool {
+        self.c.isn.is_none()
+            && self.s.isn.is_none()
+            && self.c.max_ack.is_none()
+            && self.s.max_ack.is_none()
+    }
+
+    /// `seq` of a segment `side` sent, relative to that side's base (signed:
+    /// a number before the base stays negative instead of wrapping).
+    pub fn relative_seq(&self, side: Side, seq: SeqNumber) -> i64 {
+        let p = match side {
+            Side::Client => &self.c,
+            Side::Server => &self.s,
+        };
+        match p.base {
+            Some(b) => seq.0.wrapping_sub(b.0) as i32 as i64,
+            None => seq.0 as i64,
+        }
+    }
+
+    /// Takes in a finding that comes from outside the segments (an ICMP
+    /// error quoting the connection, a fragment event).
+    pub fn add_finding(&mut self, f: Finding) {
+        self.push(f);
     }
 }

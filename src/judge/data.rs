@@ -163,11 +163,13 @@ impl Connection {
                 }
                 K::AckedUnseen => (
                     D::AckedUnseen {
-                        ack: seg.ack.relative_to(peer_base),
+                        ack: seg.ack.relative_to(peer_base) as i32,
                         seen: o
                             .peer_next_seq
-                            .map(|n| n.relative_to(peer_base))
-                            .unwrap_or(0),
+                            .map_or(0, |n| n.relative_to(peer_base) as i32),
+                        from: o
+                            .acked_unseen_from
+                            .map_or(0, |n| n.relative_to(peer_base) as i32),
                     },
                     o.peer_next_seq
                         .map(|n| (Value::Seq(n.0), Value::Seq(seg.ack.0))),

@@ -65,6 +65,7 @@ impl Connection {
             findings_suppressed: self.suppressed.as_ref().map_or(0, |s| s.0.iter().sum()),
             suppressed: self.suppressed.map(|s| *s).unwrap_or_default(),
             evicted: self.evicted,
+            tunnel: self.tunnels.as_deref().copied().unwrap_or_default(),
             syn_count,
             time_to_establish,
             attempt,

@@ -68,8 +68,14 @@ impl Connection {
         if to == Side::Client && self.c.state == State::SynSent && self.s.isn.is_none() {
             // RFC 9293 §3.10.7.3: in SYN-SENT a RST counts only if it acknowledges the SYN.
             let isn = self.c.isn.unwrap_or_default();
-            let ok =
-                seg.flags.ack() && (seg.ack == isn + 1 || seg.ack == isn + 1 + self.c.syn_data_len);
+            // A RST without ACK whose seq is the ack of an ACK the client sent
+            // answers that ACK, as a port with no connection for it does
+            // (RFC 9293 §3.10.7.1: <SEQ=SEG.ACK><CTL=RST>): the client had
+            // left SYN-SENT on a SYN-ACK the capture missed.
+            let answers_ack = !seg.flags.ack() && self.c.max_ack == Some(seg.seq);
+            let ok = answers_ack
+                || seg.flags.ack()
+                    && (seg.ack == isn + 1 || seg.ack == isn + 1 + self.c.syn_data_len);
             if !ok {
                 why = Some(if seg.flags.ack() {
                     D::RstNotAckingSyn {

@@ -43,7 +43,8 @@ fn segment(from_client: bool, flags: u16, seq: u32, ack: u32, len: u32) -> TcpSe
         payload_len: len,
         options: &[],
         payload: &PAYLOAD[..len as usize],
-        tunnels: Default::default(),
+        tunnel: Default::default(),
+        tunnel_depth: 0,
     }
 }
 

@@ -70,6 +70,9 @@ pub struct Outcome {
     pub expected_seq: Option<SeqNumber>,
     /// The receiver's highest byte seen, for an ACK of unseen data.
     pub peer_next_seq: Option<SeqNumber>,
+    /// For `acked_unseen`: the highest sequence number the peer's segments
+    /// had been seen to cover without a gap; the ack goes past it.
+    pub acked_unseen_from: Option<SeqNumber>,
     /// Frame and time the resent bytes were first sent.
     pub first_sent: Option<(u64, Timestamp)>,
     pub dup_ack_count: i32,
@@ -432,6 +435,7 @@ impl Transfer {
                 && ack.gt(m)
             {
                 out.peer_next_seq = rev.next_seq;
+                out.acked_unseen_from = Some(m);
                 if rev.next_seq.is_some_and(|n| m.lt(n)) {
                     rev.max_seq_to_be_acked = rev.next_seq;
                     fl.set(K::AckedUnseen);

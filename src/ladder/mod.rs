@@ -323,6 +323,7 @@ pub fn ladders(
             (c.client.addr, c.client.port),
             (c.server.addr, c.server.port),
         )
+        .in_tunnel(c.tunnel.key())
     };
     for (i, c) in collectors.iter().enumerate() {
         by_key.entry(key_of(&c.report)).or_default().push(i);

@@ -3,6 +3,7 @@
 //! `report`, `check` and `ladder` read.
 
 use crate::capture::Timestamp;
+use crate::decode::TunnelPath;
 use crate::findings::{ALL_KINDS, Finding, FindingKind, KIND_COUNT, WS_ITEMS};
 use crate::flow::Endpoint;
 use crate::model::ids::{FlowIds, IsoTime};
@@ -352,6 +353,11 @@ pub struct ConnectionReport {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     #[schemars(default)]
     pub evicted: bool,
+    /// The tunnels the connection was carried in, innermost first (e.g.
+    /// `["vxlan:vni=42", "ipv4:10.0.0.1→10.0.0.2"]`); omitted when none.
+    #[serde(skip_serializing_if = "TunnelPath::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub tunnel: TunnelPath,
     /// SYNs the client sent for this connection (1 when answered on the first).
     pub syn_count: u32,
     /// Seconds from the client's first SYN to the ACK that completed the

@@ -92,6 +92,23 @@ pub struct FileReport {
     pub end_iso: Option<IsoTime>,
     pub connections: u64,
     pub evicted_connections: u64,
+    /// Fragmented datagrams put back together (their segments count in
+    /// `tcp_segments`, at the frame that completed them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reassembled_datagrams: u64,
+    /// Datagrams whose fragments overlapped with different bytes
+    /// (`fragment_overlap`, RFC 5722).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fragment_overlaps: u64,
+    /// Datagrams that never became whole (`fragments_incomplete`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fragments_incomplete: u64,
+    /// ICMP errors quoting a TCP segment (not segments themselves: counted
+    /// in `non_tcp`), and those that quoted no connection of the capture.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub icmp_errors: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub icmp_errors_unmatched: u64,
     /// Closed 4-tuples forgotten before 2·MSL had passed because their
     /// memory (bounded by `--max-connections`) was full: a TIME-WAIT reuse on
     /// one of them goes unnoticed.
@@ -136,6 +153,11 @@ impl FileReport {
             end_iso: None,
             connections: 0,
             evicted_connections: 0,
+            reassembled_datagrams: 0,
+            fragment_overlaps: 0,
+            fragments_incomplete: 0,
+            icmp_errors: 0,
+            icmp_errors_unmatched: 0,
             forgotten_closed_tuples: 0,
             capture_time_jumps: 0,
             capture_time_jump: None,

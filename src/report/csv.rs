@@ -23,7 +23,7 @@ impl<W: Write> CsvReporter<W> {
             self.header_written = true;
             writeln!(
                 self.out,
-                "id,file,client,server,client_ip,client_port,server_ip,server_port,community_id,first_frame,last_frame,start,start_iso,duration,handshake,close,closed_by,client_state,server_state,conn_state,history,completeness,client_packets,server_packets,client_payload_bytes,server_payload_bytes,syn_to_synack,synack_to_ack,errors,warnings,infos,findings"
+                "id,file,client,server,client_ip,client_port,server_ip,server_port,community_id,first_frame,last_frame,start,start_iso,duration,handshake,close,closed_by,client_state,server_state,conn_state,history,completeness,client_packets,server_packets,client_payload_bytes,server_payload_bytes,syn_to_synack,synack_to_ack,errors,warnings,infos,findings,tunnel"
             )?;
         }
         Ok(())
@@ -59,9 +59,10 @@ impl<W: Write> Reporter for CsvReporter<W> {
             .map(|f| format!("{}@{}", f.kind.id(), f.frame))
             .chain(c.suppressed.iter().map(|(k, n)| format!("{}+{n}", k.id())))
             .collect();
+        let tunnel: Vec<String> = c.tunnel.labels().map(|l| l.to_string()).collect();
         writeln!(
             self.out,
-            "{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{:.6},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.id,
             quote(&c.file),
             quote(&c.client.to_string()),
@@ -93,7 +94,8 @@ impl<W: Write> Reporter for CsvReporter<W> {
             count(Severity::Error),
             count(Severity::Warning),
             count(Severity::Info),
-            quote(&kinds.join(";"))
+            quote(&kinds.join(";")),
+            quote(&tunnel.join(";"))
         )
     }
 

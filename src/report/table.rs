@@ -66,11 +66,29 @@ fn file_table(f: &FileReport, time: TimeFormat) -> String {
     let mut non_tcp = f.non_tcp.to_string();
     if f.ip_fragments > 0 {
         non_tcp.push_str(&format!(
-            " ({} IP fragments, not analysable)",
-            f.ip_fragments
+            " ({} IP fragments, {} datagrams reassembled)",
+            f.ip_fragments, f.reassembled_datagrams
         ));
     }
     b.push_record(["non-TCP frames", &non_tcp]);
+    if f.fragment_overlaps + f.fragments_incomplete > 0 {
+        b.push_record([
+            "fragment findings".to_string(),
+            format!(
+                "{} overlapping with different bytes (error), {} incomplete (warning)",
+                f.fragment_overlaps, f.fragments_incomplete
+            ),
+        ]);
+    }
+    if f.icmp_errors > 0 {
+        b.push_record([
+            "ICMP errors about TCP".to_string(),
+            format!(
+                "{} ({} matching no connection)",
+                f.icmp_errors, f.icmp_errors_unmatched
+            ),
+        ]);
+    }
     for (lt, n) in &f.unsupported_link_types {
         b.push_record([
             "unsupported link type".to_string(),
@@ -225,6 +243,9 @@ fn connection_block_at(c: &ConnectionReport, time: TimeFormat, origin: Timestamp
             &c.history
         },
     ));
+    if !c.tunnel.is_empty() {
+        s.push_str(&format!("    tunnel: {}\n", c.tunnel));
+    }
     if let Some(rtt) = c.handshake_rtt.syn_to_synack {
         s.push_str(&format!(
             "    handshake RTT: SYN→SYN-ACK {}",
