@@ -69,7 +69,7 @@ impl AttemptTrack {
         if self.facts.rst_phase.is_none() {
             self.facts.rst_from = Some(from);
             self.facts.rst_phase = Some(phase);
-            self.facts.rst_after = Some(ts.secs_since(start));
+            self.facts.rst_after = Some(ts.secs_since(start).max(0.0));
         }
     }
 
@@ -77,10 +77,10 @@ impl AttemptTrack {
     pub(super) fn report(&self) -> (u32, Option<f64>, AttemptFacts) {
         let mut f = self.facts;
         if let (Some(a), Some(b)) = (self.first_syn, self.last_syn) {
-            f.last_syn_after = Some(b.secs_since(a));
+            f.last_syn_after = Some(b.secs_since(a).max(0.0));
         }
         let tte = match (self.first_syn, self.established) {
-            (Some(a), Some(b)) => Some(b.secs_since(a)),
+            (Some(a), Some(b)) => Some(b.secs_since(a).max(0.0)),
             _ => None,
         };
         (self.syns, tte, f)
