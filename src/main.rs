@@ -2,6 +2,8 @@
 //! the outcome into an exit code (0 pass, 1 policy failure, 2 bad input).
 
 mod cli;
+#[cfg(feature = "live")]
+mod live_cmd;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
@@ -120,19 +122,9 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
     }
     if let Some(path) = &args.summary_md {
         // GitHub's step summary file is shared by the job's steps: append.
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|f| {
-                let mut w = io::BufWriter::new(f);
-                check::write_summary_md(&mut w, &verdicts, &config)?;
-                w.flush()
-            });
-        if let Err(e) = written {
-            let why = format!("{}: cannot write the Markdown summary: {e}", path.display());
-            return Err(Usage(why).into());
-        }
+        write_file(path, true, "Markdown summary", |w| {
+            check::write_summary_md(w, &verdicts, &config)
+        })?;
     }
     if let Some(path) = &args.html {
         let failed: Vec<Vec<u64>> = verdicts
@@ -149,15 +141,9 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         write_html_report(path, &args.files, &config, &opts, &failing)?;
     }
     if let Some(path) = &args.junit {
-        let written = std::fs::File::create(path).and_then(|f| {
-            let mut w = io::BufWriter::new(f);
-            check::write_junit(&mut w, &verdicts)?;
-            w.flush()
-        });
-        if let Err(e) = written {
-            let why = format!("{}: cannot write the JUnit report: {e}", path.display());
-            return Err(Usage(why).into());
-        }
+        write_file(path, false, "JUnit report", |w| {
+            check::write_junit(w, &verdicts)
+        })?;
     }
     let worst = verdicts.iter().map(|v| match v.status {
         Status::Error => 2,
@@ -266,98 +252,30 @@ fn write_html_report(
     for u in &report.unreadable {
         eprintln!("tcpshake: {u}");
     }
-    let written = std::fs::File::create(path).and_then(|f| {
-        let mut w = io::BufWriter::new(f);
-        html::write_html(&mut w, &report)?;
-        w.flush()
-    });
-    if let Err(e) = written {
-        let why = format!("{}: cannot write the HTML report: {e}", path.display());
-        return Err(Usage(why).into());
-    }
+    write_file(path, false, "HTML report", |w| html::write_html(w, &report))?;
     Ok(all_read)
 }
 
-#[cfg(feature = "live")]
-fn run_live(args: cli::LiveArgs) -> Result<ExitCode> {
-    use std::sync::{Arc, atomic::AtomicBool};
-    use tcpshake::live::{self, LiveFormat, LiveOptions, LiveReport, StatusLine};
-    if args.list {
-        for (name, desc) in live::list_interfaces()? {
-            println!(
-                "{name}{}",
-                desc.map(|d| format!("\t{d}")).unwrap_or_default()
-            );
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let config = args.tracking.config().map_err(Usage)?;
-    let gate = match args.check {
-        true => {
-            let policy = args.policy.flags().build()?;
-            if !policy.server_rules.is_empty() {
-                let why = "--max-rate, --max-p50/p90/p99 and --fail-on-diagnosis judge a whole capture: \
-                    save it with --write and run `tcpshake check` on the file";
-                return Err(Usage(why.into()).into());
-            }
-            Some(check::Gate::new(policy))
-        }
-        false => None,
-    };
-    let opts = LiveOptions {
-        interface: match args.interface.clone() {
-            Some(i) => i,
-            None => live::default_interface()?,
-        },
-        filter: args.filter.clone(),
-        duration: args
-            .duration
-            .map(|d| std::time::Duration::from_nanos(d as u64)),
-        count: args.count,
-        write: args.write.clone(),
-        snaplen: args.snaplen,
-    };
-    let format = match args.format {
-        cli::LiveFormat::Table => LiveFormat::Table,
-        cli::LiveFormat::Jsonl => LiveFormat::Jsonl,
-    };
-    let mut source = live::open(&opts)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    live::stop_on_ctrl_c(stop.clone());
-    let mut report = LiveReport::new(io::stdout().lock(), format, gate);
-    let status_line = StatusLine::default();
-    let filter = args.filter.as_deref().map(|f| format!(" (filter: {f})"));
-    let status = live::run(
-        &mut source,
-        &opts,
-        &config,
-        &stop,
-        &mut || {
-            let filter = filter.as_deref().unwrap_or("");
-            eprintln!("tcpshake: capturing on {}{filter}", opts.interface)
-        },
-        &mut |c| {
-            status_line.clear();
-            let _ = report.connection(&c, &mut io::stderr());
-        },
-        &mut |s| status_line.show(s),
-    );
-    status_line.end();
-    let status = status?;
-    let _ = report.finish(&status);
-    if let Some(w) = status.drop_warning() {
-        eprintln!("tcpshake: {w}");
-    }
-    if let Some(w) = status.eviction_warning(&opts.interface, config.max_connections) {
-        eprintln!("tcpshake: {w}");
-    }
-    let Some(gate) = report.gate() else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    if let Some(v) = gate.count_violation() {
-        eprintln!("tcpshake: FAIL {}", v.message);
-    }
-    Ok(ExitCode::from(if gate.passed() { 0 } else { 1 }))
+/// Writes an artifact (a report beside the main output) to `path`: a failure
+/// names the file and what it was for.
+fn write_file(
+    path: &std::path::Path,
+    append: bool,
+    what: &str,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)
+        .and_then(|f| {
+            let mut w = io::BufWriter::new(f);
+            write(&mut w)?;
+            w.flush()
+        });
+    written.map_err(|e| Usage(format!("{}: cannot write the {what}: {e}", path.display())).into())
 }
 
 fn print_schema() -> Result<ExitCode> {
@@ -370,7 +288,7 @@ fn print_schema() -> Result<ExitCode> {
 /// A wrong command line, policy or selection: its message, and exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct Usage(String);
+pub(crate) struct Usage(pub(crate) String);
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
@@ -380,7 +298,7 @@ fn main() -> ExitCode {
         Command::Servers(args) => run_servers(args),
         Command::Report(args) => run_report(args),
         #[cfg(feature = "live")]
-        Command::Live(args) => run_live(*args),
+        Command::Live(args) => live_cmd::run(*args),
         #[cfg(not(feature = "live"))]
         Command::Live { .. } => Err(Usage(
             "this build has no live capture: build with `cargo build --release --features live` \

@@ -27,7 +27,7 @@ const LEVELS: &[(&str, &[&str])] = &[
     ("outputs", &["check", "html"]),
     // `schema` describes every output, live status included.
     ("orchestration", &["live", "schema"]),
-    ("binary", &["cli", "main"]),
+    ("binary", &["cli", "main", "live_cmd"]),
 ];
 
 /// Levels whose modules may use one another.
