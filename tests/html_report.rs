@@ -251,3 +251,23 @@ fn names_from_the_capture_are_escaped() {
         "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
     );
 }
+
+/// A damaged region is in the summary, with where it was and what was skipped.
+#[test]
+fn the_summary_names_damaged_regions() {
+    let (_, page) = build(&["damaged-middle.pcap"], &ReportOptions::default());
+    assert_self_contained(&page);
+    let doc = Html::parse_document(&page);
+    let files: Vec<String> = select(&doc, "table.files tbody tr")
+        .iter()
+        .map(|e| e.text().collect())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0].contains("damaged at byte 1894: 16 bytes skipped, 11 frames before, 3000 after"),
+        "{files:?}"
+    );
+    // Clean captures say nothing of damage.
+    let (_, page) = build(&["mixed.pcap"], &ReportOptions::default());
+    assert!(!page.contains("damaged at byte"));
+}

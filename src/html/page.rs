@@ -202,6 +202,22 @@ pub fn write_html(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         if f.evicted_connections > 0 {
             notes.push(format!("{} connections evicted", f.evicted_connections));
         }
+        for d in f.damaged_regions.iter().take(5) {
+            notes.push(format!(
+                "<span class=\"bad\">damaged at byte {}</span>: {} bytes skipped, {} frames before, {} after ({})",
+                d.offset,
+                d.skipped,
+                d.frames_before,
+                d.frames_after,
+                esc(&d.kind.to_string())
+            ));
+        }
+        if f.damage_count > 5 {
+            notes.push(format!(
+                "{} more damaged regions not shown",
+                f.damage_count - 5
+            ));
+        }
         let links: Vec<String> = f.link_types.iter().map(u32::to_string).collect();
         writeln!(
             out,
