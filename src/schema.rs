@@ -6,6 +6,7 @@
 use crate::check::CheckReport;
 use crate::model::connection::ConnectionReport;
 use crate::model::{FileReport, Summary};
+use crate::servers::{ClientReport, Diagnosis, ListenerReport, ServersReport};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde_json::{Value, json};
@@ -31,8 +32,44 @@ pub enum JsonlRecord {
     Summary(Summary),
 }
 
+/// `servers --format jsonl` (and `analyze --by server --format jsonl`): one
+/// record a line, listeners first, then clients, diagnoses, the overall
+/// figures and a summary.
+#[derive(JsonSchema)]
+#[serde(tag = "record", rename_all = "lowercase")]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub enum ServersJsonlRecord {
+    Listener(ListenerReport),
+    Client(ClientReport),
+    Diagnosis(Diagnosis),
+    Overall(ListenerReport),
+    Summary(ServersSummary),
+}
+
+/// The last line of `servers --format jsonl`.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+pub struct ServersSummary {
+    /// Timeline interval, seconds.
+    interval: f64,
+    /// Epoch seconds.
+    start: f64,
+    /// How many `listener` lines.
+    listeners: u64,
+    /// How many `diagnosis` lines.
+    diagnoses: u64,
+    /// Where a memory bound bit.
+    notes: Vec<String>,
+}
+
 /// The names of the documents in the schema's `$defs`, one per output.
-pub const DOCUMENTS: [&str; 3] = ["AnalyzeDocument", "JsonlRecord", "CheckReport"];
+pub const DOCUMENTS: [&str; 5] = [
+    "AnalyzeDocument",
+    "JsonlRecord",
+    "CheckReport",
+    "ServersReport",
+    "ServersJsonlRecord",
+];
 
 const COMPOSED: [&str; 3] = ["oneOf", "anyOf", "allOf"];
 
@@ -106,28 +143,28 @@ pub fn schema() -> Value {
         generator.subschema_for::<AnalyzeDocument>().to_value(),
         generator.subschema_for::<JsonlRecord>().to_value(),
         generator.subschema_for::<CheckReport>().to_value(),
+        generator.subschema_for::<ServersReport>().to_value(),
+        generator.subschema_for::<ServersJsonlRecord>().to_value(),
     ];
     generator.subschema_for::<crate::live::LiveStatus>();
     let mut defs = generator.take_definitions(true);
-    inline_tagged_records(&mut defs);
+    inline_tagged_records(&mut defs, "JsonlRecord");
+    inline_tagged_records(&mut defs, "ServersJsonlRecord");
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "tcpshake JSON output",
-        "description": "analyze --format json (AnalyzeDocument), analyze/live --format jsonl (one JsonlRecord a line), check --format json (CheckReport). Fields are only ever added.",
+        "description": "analyze --format json (AnalyzeDocument), analyze/live --format jsonl (one JsonlRecord a line), check --format json (CheckReport), servers (and analyze --by server) --format json (ServersReport), servers --format jsonl (one ServersJsonlRecord a line). Fields are only ever added.",
         "anyOf": refs,
         "$defs": defs,
     })
 }
 
-/// A JSON Lines record is a connection, file or summary plus its `record`
-/// tag; since those objects are closed, each variant is the record's schema
-/// with the tag added, rather than a `$ref` beside it.
-fn inline_tagged_records(defs: &mut serde_json::Map<String, Value>) {
-    let Some(variants) = defs
-        .get("JsonlRecord")
-        .and_then(|r| r["oneOf"].as_array())
-        .cloned()
-    else {
+/// A JSON Lines record is a connection, file or summary (or a listener,
+/// client, diagnosis…) plus its `record` tag; since those objects are closed,
+/// each variant of the record `name` is the record's schema with the tag
+/// added, rather than a `$ref` beside it.
+fn inline_tagged_records(defs: &mut serde_json::Map<String, Value>, name: &str) {
+    let Some(variants) = defs.get(name).and_then(|r| r["oneOf"].as_array()).cloned() else {
         return;
     };
     let inlined: Vec<Value> = variants
@@ -142,7 +179,7 @@ fn inline_tagged_records(defs: &mut serde_json::Map<String, Value>) {
                 return v;
             };
             // `live --format jsonl` ends with the summary plus its capture counters.
-            if tag["const"] == "summary" {
+            if name == "JsonlRecord" && tag["const"] == "summary" {
                 t["properties"]["capture"] = json!({
                     "description": "live capture only: the capture's counters",
                     "$ref": "#/$defs/LiveStatus"
@@ -155,7 +192,7 @@ fn inline_tagged_records(defs: &mut serde_json::Map<String, Value>) {
             t
         })
         .collect();
-    if let Some(r) = defs.get_mut("JsonlRecord") {
+    if let Some(r) = defs.get_mut(name) {
         r["oneOf"] = Value::Array(inlined);
     }
 }

@@ -166,3 +166,123 @@ fn csv_columns_are_schema_fields() {
         assert!(ok, "CSV column {col} is not in the schema");
     }
 }
+
+/// The captures the server view is built for, each read on its own so that
+/// its diagnoses are not diluted by the others.
+fn server_captures() -> Vec<PathBuf> {
+    let v: Vec<PathBuf> = all_captures()
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("servers-")
+        })
+        .collect();
+    assert!(v.len() >= 10, "{} servers-* captures", v.len());
+    v
+}
+
+/// `servers` and `analyze --by server` write the same view.
+const SERVER_VIEWS: [&[&str]; 2] = [&["servers"], &["analyze", "--by", "server"]];
+
+fn server_view(view: &[&str], format: &str, files: &[PathBuf]) -> String {
+    let out = tcpshake()
+        .args(view)
+        .args(["--format", format])
+        .args(files)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "{view:?} {files:?}: {:?}",
+        out.status
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every capture alone, every servers-* capture alone, and all of them at once.
+fn server_inputs() -> Vec<Vec<PathBuf>> {
+    let mut inputs: Vec<Vec<PathBuf>> = all_captures().into_iter().map(|p| vec![p]).collect();
+    inputs.push(all_captures());
+    inputs.push(server_captures());
+    inputs
+}
+
+#[test]
+fn servers_json_matches_the_schema() {
+    let v = validator("ServersReport");
+    let mut listeners = 0;
+    let mut diagnoses = std::collections::BTreeSet::new();
+    for files in server_inputs() {
+        let servers = server_view(SERVER_VIEWS[0], "json", &files);
+        let by_server = server_view(SERVER_VIEWS[1], "json", &files);
+        assert_eq!(servers, by_server, "{files:?}");
+        let what = format!("servers --format json {files:?}");
+        let doc: Value = serde_json::from_str(&servers).expect(&what);
+        assert_valid(&v, &doc, &what);
+        listeners += doc["listeners"].as_array().unwrap().len();
+        for d in doc["diagnoses"].as_array().unwrap() {
+            diagnoses.insert(d["id"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(listeners > 50, "{listeners} listeners");
+    // The servers-* captures are made to show most diagnoses.
+    assert!(diagnoses.len() >= 8, "{diagnoses:?}");
+}
+
+#[test]
+fn servers_jsonl_matches_the_schema() {
+    let v = validator("ServersJsonlRecord");
+    let mut kinds = std::collections::BTreeSet::new();
+    for files in server_inputs() {
+        for view in SERVER_VIEWS {
+            let text = server_view(view, "jsonl", &files);
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(!lines.is_empty(), "{view:?} {files:?}");
+            for line in &lines {
+                let doc: Value = serde_json::from_str(line).unwrap();
+                kinds.insert(doc["record"].as_str().unwrap().to_string());
+                assert_valid(&v, &doc, line);
+            }
+            let last: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+            assert_eq!(last["record"], "summary", "{view:?} {files:?}");
+        }
+    }
+    let expected = ["client", "diagnosis", "listener", "overall", "summary"];
+    assert_eq!(
+        kinds.iter().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
+}
+
+/// The server CSV flattens a listener: every column is a listener field, a
+/// handshake outcome count, RSTs by sender (`rst_client`), a rate
+/// (`rate_refused`) or a percentile of a measure (`syn_to_synack_p90`).
+#[test]
+fn servers_csv_columns_are_schema_fields() {
+    let text = server_view(SERVER_VIEWS[0], "csv", &server_captures());
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let schema = published();
+    let defs = &schema["$defs"];
+    let listener = &defs["ListenerReport"]["properties"];
+    let rst = &defs["RstReport"]["properties"];
+    let rates = &defs["Rates"]["properties"];
+    let percentiles = &defs["Percentiles"]["properties"];
+    let outcomes = defs["Handshake"]["enum"].as_array().unwrap();
+    assert!(header.len() > 30, "{header:?}");
+    for col in header {
+        let ok = listener.get(col).is_some()
+            || outcomes.iter().any(|o| o == col)
+            || col
+                .strip_prefix("rst_")
+                .is_some_and(|side| rst.get(side).is_some())
+            || col
+                .strip_prefix("rate_")
+                .is_some_and(|r| rates.get(r).is_some())
+            || col.rsplit_once('_').is_some_and(|(m, q)| {
+                listener[m]["$ref"] == "#/$defs/Percentiles" && percentiles.get(q).is_some()
+            });
+        assert!(ok, "CSV column {col} is not in the schema");
+    }
+}

@@ -5,6 +5,7 @@
 use super::stats::{ClientStats, EPHEMERAL_RANGE, Evidence, ListenerStats};
 use super::timeline::{self as tl, Bucket, Examples};
 use crate::duration::human_duration;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// syn_queue_drops: at least this many connections answered only after SYN
@@ -62,7 +63,7 @@ pub const DIAGNOSES: [&str; 8] = [
 ];
 
 /// One diagnosis of a listener or a client address.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct Diagnosis {
     pub id: &'static str,
     /// The listener (server ip:port) or, for port_exhaustion, the client address.

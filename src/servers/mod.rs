@@ -18,8 +18,10 @@ use crate::decode::IpAddress;
 use crate::flow::Endpoint;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
 use rustc_hash::FxHashMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 use stats::{ClientStats, ListenerStats};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Listeners tracked one by one; connections to more are counted in the
@@ -303,7 +305,7 @@ fn listener_report(
 }
 
 /// RSTs of one sender by phase.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, JsonSchema)]
 pub struct RstCounts {
     pub handshake: u64,
     pub established: u64,
@@ -316,7 +318,7 @@ impl RstCounts {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, JsonSchema)]
 pub struct RstReport {
     pub client: RstCounts,
     pub server: RstCounts,
@@ -324,7 +326,7 @@ pub struct RstReport {
 
 /// Shares (0–1): handshake outcomes of the attempts; retransmission and
 /// zero-window of the connections.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, JsonSchema)]
 pub struct Rates {
     pub refused: f64,
     pub unanswered: f64,
@@ -373,8 +375,40 @@ pub struct TimelineReport {
     pub series: BTreeMap<&'static str, Vec<u32>>,
 }
 
+/// The series are a flattened map; their names are fixed ([`timeline::SERIES`]).
+impl JsonSchema for TimelineReport {
+    fn schema_name() -> Cow<'static, str> {
+        "TimelineReport".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let counts = generator.subschema_for::<Vec<u32>>();
+        let mut properties = serde_json::Map::new();
+        properties.insert(
+            "interval".into(),
+            serde_json::json!({"description": "Seconds.", "type": "number"}),
+        );
+        properties.insert(
+            "start".into(),
+            serde_json::json!({"description": "Each interval's start, epoch seconds.", "type": "array", "items": {"type": "number"}}),
+        );
+        for name in timeline::SERIES {
+            properties.insert(name.into(), counts.clone().to_value());
+        }
+        let required: Vec<&str> = ["interval", "start"]
+            .into_iter()
+            .chain(timeline::SERIES)
+            .collect();
+        json_schema!({
+            "description": "Counts per interval; `start` holds each interval's start (Unix seconds).",
+            "type": "object",
+            "properties": properties,
+            "required": required,
+        })
+    }
+}
+
 /// One listener (server ip:port), or `all`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct ListenerReport {
     pub server: String,
     pub connections: u64,
@@ -385,8 +419,11 @@ pub struct ListenerReport {
     pub syns: u64,
     pub distinct_clients: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(default)]
     pub distinct_clients_capped: bool,
+    #[schemars(with = "BTreeMap<String, u64>")]
     pub handshake: BTreeMap<&'static str, u64>,
+    #[schemars(with = "BTreeMap<String, u64>")]
     pub close: BTreeMap<&'static str, u64>,
     /// Attempts answered on the 1st, 2nd, … SYN (the 8th slot: the 8th or later).
     pub syn_answered_on: Vec<u64>,
@@ -417,7 +454,7 @@ impl ListenerReport {
 pub const MEASURES: [&str; 3] = ["time_to_establish", "syn_to_synack", "synack_to_ack"];
 
 /// One client address.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct ClientReport {
     pub address: String,
     pub connections: u64,
@@ -430,10 +467,12 @@ pub struct ClientReport {
 }
 
 /// The whole server view.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, JsonSchema)]
 pub struct ServersReport {
     /// Timeline interval, seconds.
     pub interval: f64,
+    /// Epoch seconds.
+    #[schemars(with = "f64")]
     pub start: Timestamp,
     pub listeners: Vec<ListenerReport>,
     pub overall: ListenerReport,

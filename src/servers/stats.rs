@@ -10,6 +10,7 @@ use crate::findings::{FindingKind, Side};
 use crate::model::attempt::RstPhase;
 use crate::model::connection::{ConnectionReport, Handshake};
 use rustc_hash::FxHashSet;
+use schemars::JsonSchema;
 use serde::Serialize;
 use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 
@@ -22,7 +23,7 @@ pub const MAX_SOURCES: usize = 64;
 pub const EPHEMERAL_RANGE: u32 = 28_232;
 
 /// p50/p90/p99/max of one measure, in seconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, JsonSchema)]
 pub struct Percentiles {
     pub count: u64,
     pub p50: Option<f64>,
