@@ -28,6 +28,9 @@ pub(super) struct Peer {
     pub(super) wscale: Option<u8>,
     pub(super) sent_syn_segment: bool,
     pub(super) next_seq: Option<SeqNumber>,
+    /// End of the highest data sent in segments without SYN (SYNs with
+    /// foreign ISNs on the same ports must not move it): where a FIN belongs.
+    pub(super) data_end: Option<SeqNumber>,
     pub(super) max_ack: Option<SeqNumber>,
     /// Receive window as last advertised, scaled when the scale is known.
     pub(super) window: u32,
@@ -66,6 +69,7 @@ impl Peer {
             wscale: None,
             sent_syn_segment: false,
             next_seq: None,
+            data_end: None,
             max_ack: None,
             window: 0,
             window_known: false,
@@ -427,6 +431,10 @@ impl Connection {
             Some(n) => n.max_wrapping(end),
             None => end,
         });
+        if seg.payload_len > 0 && !f.syn() {
+            let data_end = seg.seq + seg.payload_len;
+            me.data_end = Some(me.data_end.map_or(data_end, |n| n.max_wrapping(data_end)));
+        }
         me.window = if f.syn() {
             seg.window as u32
         } else if scaling_agreed {
