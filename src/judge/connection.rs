@@ -111,6 +111,9 @@ pub struct Connection {
     /// A SYN-ACK seen before any SYN: its ack is checked when the SYN shows up.
     pub(super) pending_synack_ack: Option<(u64, SeqNumber)>,
     pub(super) third_ack_checked: bool,
+    /// The first third ACK: its frame, its ack, and how many server segments
+    /// preceded it (to recognise the server's very next segment).
+    pub(super) third_ack: Option<(u64, SeqNumber, u64)>,
     pub(super) final_ack: Option<u64>,
     pub(super) rtt_syn_synack: Option<f64>,
     pub(super) rtt_synack_ack: Option<f64>,
@@ -191,6 +194,7 @@ impl Connection {
             synack_ok: false,
             pending_synack_ack: None,
             third_ack_checked: false,
+            third_ack: None,
             final_ack: None,
             rtt_syn_synack: None,
             rtt_synack_ack: None,
@@ -401,6 +405,9 @@ impl Connection {
         }
         if from == Side::Server && !f.syn() && !f.rst() {
             self.note_server_segment(f);
+        }
+        if f.rst() && from == Side::Server {
+            self.rst_answers_third_ack(seg);
         }
         if f.rst() {
             let handshake_done = self.handshake_done();
