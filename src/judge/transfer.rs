@@ -7,7 +7,7 @@
 //! judged by the connection tracker, not here.
 
 use crate::capture::Timestamp;
-use crate::decode::TcpSegment;
+use crate::decode::{TcpOption, TcpSegment};
 use crate::findings::{ALL_KINDS, FindingKind as K};
 pub use crate::model::connection::DirectionStats;
 use crate::seq::SeqNumber;
@@ -399,7 +399,11 @@ impl Transfer {
             // 9. duplicate ACK. Wireshark compares with the previous packet of the
             // same side only; RFC 5681 §2 also requires data outstanding from the
             // peer, without which a repeated ACK duplicates nothing.
-            let outstanding = rev.next_seq.is_none_or(|n| n.gt(ack));
+            // A D-SACK (RFC 2883 §4) reports a segment received twice: the ACK it
+            // rides on repeats the last one because of that duplicate, and
+            // Wireshark counts it, so it is a duplicate ACK with nothing outstanding.
+            let outstanding = rev.next_seq.is_none_or(|n| n.gt(ack))
+                || (pure_same && same_window && carries_dsack(seg, ack));
             if !jump && pure_same && seg.window != 0 && same_window && outstanding {
                 fl.set(K::DuplicateAck);
                 fwd.dup_acks = if fwd.dup_acks < 0 {
@@ -617,4 +621,24 @@ impl Transfer {
         }
         (self.dirs[0].stats.clone(), self.dirs[1].stats.clone())
     }
+}
+
+/// RFC 2883 §4 as Wireshark reads it: the first SACK block lies at or below
+/// the cumulative ack, or the second block covers the first one's right edge.
+fn carries_dsack(seg: &TcpSegment<'_>, ack: SeqNumber) -> bool {
+    seg.options().any(|o| {
+        let TcpOption::Sack(b) = o else { return false };
+        let word = |i: usize| {
+            b.get(i..i + 4)
+                .map(|w| SeqNumber(u32::from_be_bytes([w[0], w[1], w[2], w[3]])))
+        };
+        let Some(right1) = word(4) else { return false };
+        if right1.le(ack) {
+            return true;
+        }
+        match (word(8), word(12)) {
+            (Some(l2), Some(r2)) => l2.lt(right1) && right1.le(r2),
+            _ => false,
+        }
+    })
 }
