@@ -149,6 +149,8 @@ catalogue! {
     // Teardown (RFC 9293 §3.6).
     DataAfterFin => "data_after_fin", Error, None, false, true,
         "data beyond the sender's own FIN";
+    FinInsideData => "fin_inside_data", Error, None, false, false,
+        "a FIN placed before the end of data its sender had already sent (RFC 9293 §3.6: the FIN follows the last data octet)";
     FinNotCounted => "fin_not_counted", Error, None, false, false,
         "the peer acknowledged the FIN's own sequence number instead of FIN+1 and went on to close";
     // Every segment.

@@ -88,6 +88,11 @@ pub enum Detail {
         fin: u32,
         saw: u32,
     },
+    /// A first FIN whose sequence number lies below data its sender already sent.
+    FinInsideData {
+        fin: u32,
+        end: u32,
+    },
     FinRetransmission {
         seq: u32,
     },
@@ -247,6 +252,7 @@ impl Detail {
             | D::UnexpectedServerSyn { .. } => K::UnexpectedSyn,
             D::DataBeforeEstablished { .. } => K::DataBeforeEstablished,
             D::DataAfterFin { .. } | D::FinMoved { .. } => K::DataAfterFin,
+            D::FinInsideData { .. } => K::FinInsideData,
             D::FinRetransmission { .. } => K::FinRetransmission,
             D::FinNotCounted { .. } => K::FinNotCounted,
             D::RstNotAckingSyn { .. } | D::RstWithoutAckInSynSent | D::RstOutOfWindow { .. } => {
@@ -413,6 +419,10 @@ pub(super) fn write(f: &mut Formatter<'_>, x: &Finding) -> fmt::Result {
         D::FinMoved { fin, saw } => write!(
             f,
             "expected the FIN to stay at {fin}, saw a FIN at {saw} at frame {frame}: sequence space used after the FIN"
+        ),
+        D::FinInsideData { fin, end } => write!(
+            f,
+            "expected the {from}'s FIN after its last data octet at {end}, saw a FIN at {fin} at frame {frame}: the FIN lies inside data already sent"
         ),
         D::FinRetransmission { seq } => write!(
             f,

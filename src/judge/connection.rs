@@ -28,6 +28,9 @@ pub(super) struct Peer {
     pub(super) wscale: Option<u8>,
     pub(super) sent_syn_segment: bool,
     pub(super) next_seq: Option<SeqNumber>,
+    /// End of the highest data sent in segments without SYN (SYNs with
+    /// foreign ISNs on the same ports must not move it): where a FIN belongs.
+    pub(super) data_end: Option<SeqNumber>,
     pub(super) max_ack: Option<SeqNumber>,
     /// Receive window as last advertised, scaled when the scale is known.
     pub(super) window: u32,
@@ -66,6 +69,7 @@ impl Peer {
             wscale: None,
             sent_syn_segment: false,
             next_seq: None,
+            data_end: None,
             max_ack: None,
             window: 0,
             window_known: false,
@@ -107,6 +111,9 @@ pub struct Connection {
     /// A SYN-ACK seen before any SYN: its ack is checked when the SYN shows up.
     pub(super) pending_synack_ack: Option<(u64, SeqNumber)>,
     pub(super) third_ack_checked: bool,
+    /// The first third ACK: its frame, its ack, and how many server segments
+    /// preceded it (to recognise the server's very next segment).
+    pub(super) third_ack: Option<(u64, SeqNumber, u64)>,
     pub(super) final_ack: Option<u64>,
     pub(super) rtt_syn_synack: Option<f64>,
     pub(super) rtt_synack_ack: Option<f64>,
@@ -187,6 +194,7 @@ impl Connection {
             synack_ok: false,
             pending_synack_ack: None,
             third_ack_checked: false,
+            third_ack: None,
             final_ack: None,
             rtt_syn_synack: None,
             rtt_synack_ack: None,
@@ -398,6 +406,9 @@ impl Connection {
         if from == Side::Server && !f.syn() && !f.rst() {
             self.note_server_segment(f);
         }
+        if f.rst() && from == Side::Server {
+            self.rst_answers_third_ack(seg);
+        }
         if f.rst() {
             let handshake_done = self.handshake_done();
             let was_reset = self.reset_by.is_some();
@@ -427,6 +438,10 @@ impl Connection {
             Some(n) => n.max_wrapping(end),
             None => end,
         });
+        if seg.payload_len > 0 && !f.syn() {
+            let data_end = seg.seq + seg.payload_len;
+            me.data_end = Some(me.data_end.map_or(data_end, |n| n.max_wrapping(data_end)));
+        }
         me.window = if f.syn() {
             seg.window as u32
         } else if scaling_agreed {

@@ -294,6 +294,41 @@ impl Connection {
         self.c.synchronized = true;
     }
 
+    /// A RST with seq = the third ACK's ack, as the server's very next segment,
+    /// is the reply RFC 9293 §3.10.7.3 prescribes in SYN-RECEIVED for an
+    /// unacceptable ACK: whatever side of ISN_s+1 the ack lay, the server
+    /// rejected it, and the handshake never completed.
+    pub(super) fn rst_answers_third_ack(&mut self, seg: &TcpSegment<'_>) {
+        let (Some((frame, ack, before)), Some(sisn)) = (self.third_ack, self.s.isn) else {
+            return;
+        };
+        // This RST is already counted in `packets`.
+        if self.reset_by.is_some()
+            || seg.seq != ack
+            || ack == sisn + 1
+            || self.s.packets != before + 1
+        {
+            return;
+        }
+        self.third_ack = None;
+        if self.final_ack.take().is_some() {
+            self.attempt.established = None;
+            self.rtt_synack_ack = None;
+            self.push(
+                Finding::new(
+                    frame,
+                    Side::Client,
+                    D::ThirdAckWrongAck {
+                        expected_raw: (sisn + 1).0,
+                        saw: ack.relative_to(sisn) as i32,
+                        saw_raw: ack.0,
+                    },
+                )
+                .values(Value::Seq((sisn + 1).0), Value::Seq(ack.0)),
+            );
+        }
+    }
+
     /// The third ACK (RFC 9293 §3.5, figure 6): seq ISN_c+1, ack ISN_s+1; and the
     /// ACKs that synchronize a simultaneous open.
     pub(super) fn ack_in_handshake(
@@ -320,6 +355,7 @@ impl Connection {
             };
             if !self.third_ack_checked {
                 self.third_ack_checked = true;
+                self.third_ack = Some((frame, seg.ack, self.s.packets));
                 if !ack_ok {
                     self.push(
                         Finding::new(

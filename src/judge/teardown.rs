@@ -8,6 +8,7 @@ use crate::capture::Timestamp;
 use crate::decode::TcpSegment;
 use crate::findings::{Detail as D, Finding, Side, Value, WsItem};
 use crate::flow::PreviousUse;
+use crate::seq::SeqNumber;
 
 impl Connection {
     /// A SYN on a 4-tuple used earlier in the capture: port reuse, and within
@@ -140,6 +141,7 @@ impl Connection {
         let to = from.other();
         match self.peer(from).fin_seq {
             None => {
+                self.check_fin_inside_data(frame, fs, from);
                 let peer_fin_sent = self.peer(to).fin_seq.is_some();
                 let acked_peer = self.peer(from).acked_peer_fin;
                 // Sent before the peer's FIN arrived: both sides are closing at once
@@ -197,6 +199,30 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// A first FIN below the end of data its sender already sent: RFC 9293 §3.6
+    /// puts the FIN at the sequence number after the last data octet. A resent
+    /// FIN (same number) never reaches here, and a FIN at the right edge after
+    /// resent data is at `data_end`, not below it.
+    fn check_fin_inside_data(&mut self, frame: u64, fs: SeqNumber, from: Side) {
+        let me = self.peer(from);
+        let Some(end) = me.data_end else { return };
+        if !fs.lt(end) || me.isn.is_some_and(|isn| fs.le(isn)) {
+            return;
+        }
+        let base = me.base.unwrap_or_default();
+        self.push(
+            Finding::new(
+                frame,
+                from,
+                D::FinInsideData {
+                    fin: fs.relative_to(base),
+                    end: end.relative_to(base),
+                },
+            )
+            .values(Value::Seq(end.0), Value::Seq(fs.0)),
+        );
     }
 
     /// Findings that need the whole connection: the FIN acknowledged without +1.

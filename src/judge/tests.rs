@@ -449,6 +449,60 @@ mod teardown {
     }
 
     #[test]
+    fn fin_inside_data_already_sent_is_an_error() {
+        let mut w = Wire::new();
+        w.handshake();
+        let at = w.c_nxt;
+        w.c(PSH | ACK, 59);
+        w.s(ACK, 0);
+        let s_nxt = w.s_nxt;
+        let frame = w.raw(true, FIN | ACK, at, s_nxt, 0);
+        let r = w.finish();
+        assert!(
+            findings(&r).contains(&format!("fin_inside_data@{frame}")),
+            "{:?}",
+            findings(&r)
+        );
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.kind == K::FinInsideData)
+            .unwrap();
+        assert_eq!(
+            f.message().to_string(),
+            "expected the client's FIN after its last data octet at 60, saw a FIN at 1 at frame 6: the FIN lies inside data already sent"
+        );
+    }
+
+    #[test]
+    fn resent_fin_and_fin_after_resent_data_are_not_inside_data() {
+        let mut w = Wire::new();
+        w.handshake();
+        let at = w.c_nxt;
+        w.c(PSH | ACK, 59);
+        let s_nxt = w.s_nxt;
+        // The same data again, then the FIN at its right edge.
+        w.raw(true, PSH | ACK, at, s_nxt, 59);
+        let fin_at = w.c_nxt;
+        w.c(FIN | ACK, 0);
+        // The FIN resent at its own number.
+        w.raw(true, FIN | ACK, fin_at, s_nxt, 0);
+        w.s(ACK, 0);
+        w.s(FIN | ACK, 0);
+        w.c(ACK, 0);
+        let r = w.finish();
+        let kinds = findings(&r);
+        assert!(
+            !kinds.iter().any(|k| k.starts_with("fin_inside_data")),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.iter().any(|k| k.starts_with("fin_retransmission")),
+            "{kinds:?}"
+        );
+    }
+
+    #[test]
     fn data_after_the_senders_own_fin() {
         let mut w = Wire::new();
         w.handshake();

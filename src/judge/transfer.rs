@@ -7,7 +7,7 @@
 //! judged by the connection tracker, not here.
 
 use crate::capture::Timestamp;
-use crate::decode::TcpSegment;
+use crate::decode::{TcpOption, TcpSegment};
 use crate::findings::{ALL_KINDS, FindingKind as K};
 pub use crate::model::connection::DirectionStats;
 use crate::seq::SeqNumber;
@@ -106,6 +106,10 @@ struct Dir {
     max_seq_to_be_acked: Option<SeqNumber>,
     last_ack: Option<SeqNumber>,
     last_window: Option<u16>,
+    /// This side's advertised window predates a capture gap in the data it
+    /// receives (the ACKs that opened it were lost with the data): no window
+    /// judgement until its next ACK shows a fresh one.
+    window_stale: bool,
     dup_acks: i32,
     last_nondup_ack_frame: u64,
     last_flags: Flags,
@@ -138,6 +142,7 @@ impl Dir {
             max_seq_to_be_acked: None,
             last_ack: None,
             last_window: None,
+            window_stale: false,
             dup_acks: 0,
             last_nondup_ack_frame: 0,
             last_flags: Flags(0),
@@ -351,6 +356,7 @@ impl Transfer {
                     fwd.next_seq = Some(seq);
                 } else {
                     fl.set(K::SegmentGap);
+                    rev.window_stale = true;
                     fwd.stats.gaps += 1;
                     fwd.stats.missing_bytes += seq.diff(n) as u64;
                 }
@@ -373,6 +379,7 @@ impl Transfer {
             // 6. window full: the segment ends exactly at the right edge
             if len > 0
                 && !syn_fin_rst
+                && !rev.window_stale
                 && let (Some(s), Some(la), Some(w)) = (rev.shift(), rev.last_ack, rev.last_window)
                 && seq + len == la + ((w as u32) << s)
             {
@@ -399,7 +406,11 @@ impl Transfer {
             // 9. duplicate ACK. Wireshark compares with the previous packet of the
             // same side only; RFC 5681 §2 also requires data outstanding from the
             // peer, without which a repeated ACK duplicates nothing.
-            let outstanding = rev.next_seq.is_none_or(|n| n.gt(ack));
+            // A D-SACK (RFC 2883 §4) reports a segment received twice: the ACK it
+            // rides on repeats the last one because of that duplicate, and
+            // Wireshark counts it, so it is a duplicate ACK with nothing outstanding.
+            let outstanding = rev.next_seq.is_none_or(|n| n.gt(ack))
+                || (pure_same && same_window && carries_dsack(seg, ack));
             if !jump && pure_same && seg.window != 0 && same_window && outstanding {
                 fl.set(K::DuplicateAck);
                 fwd.dup_acks = if fwd.dup_acks < 0 {
@@ -490,7 +501,7 @@ impl Transfer {
             match rev.right_edge {
                 Some(edge) if rev.shift().is_some() => {
                     let end = seq + len;
-                    if end.gt(edge) && rev.last_window != Some(0) {
+                    if end.gt(edge) && rev.last_window != Some(0) && !rev.window_stale {
                         fl.set(K::DataBeyondWindow);
                         out.right_edge = Some(edge);
                     }
@@ -553,7 +564,7 @@ impl Transfer {
                         // Scaling rounds the window down: allow one unit of slop.
                         let moved_back = edge.lt(old) && old.diff(edge) as u64 >= (1u64 << s);
                         let ack_forward = fwd.last_ack.is_none_or(|la| ack.ge(la));
-                        if moved_back && ack_forward && !f.fin() {
+                        if moved_back && ack_forward && !f.fin() && !fwd.window_stale {
                             fl.set(K::WindowShrink);
                             out.old_right_edge = Some(old);
                             out.right_edge = Some(edge);
@@ -563,6 +574,7 @@ impl Transfer {
                 } else {
                     fwd.right_edge = Some(ack + seg.window as u32);
                 }
+                fwd.window_stale = false;
             }
         }
         if f.ack() {
@@ -617,4 +629,24 @@ impl Transfer {
         }
         (self.dirs[0].stats.clone(), self.dirs[1].stats.clone())
     }
+}
+
+/// RFC 2883 §4 as Wireshark reads it: the first SACK block lies at or below
+/// the cumulative ack, or the second block covers the first one's right edge.
+fn carries_dsack(seg: &TcpSegment<'_>, ack: SeqNumber) -> bool {
+    seg.options().any(|o| {
+        let TcpOption::Sack(b) = o else { return false };
+        let word = |i: usize| {
+            b.get(i..i + 4)
+                .map(|w| SeqNumber(u32::from_be_bytes([w[0], w[1], w[2], w[3]])))
+        };
+        let Some(right1) = word(4) else { return false };
+        if right1.le(ack) {
+            return true;
+        }
+        match (word(8), word(12)) {
+            (Some(l2), Some(r2)) => l2.lt(right1) && right1.le(r2),
+            _ => false,
+        }
+    })
 }
