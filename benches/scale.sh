@@ -2,7 +2,9 @@
 # Busy-server scale: times the whole release binary on generated workloads
 # (see `cargo run --release --example bench-capture -- --list`) and prints one
 # row per run: packets, file size, cpu (user + sys), wall, packets per cpu
-# second and peak RSS. On the busy-server file it also times tshark and
+# second and peak RSS. Every workload runs on one thread (-j 1); the
+# busy-server file also runs split over threads (-j N), where wall time is
+# the figure to read. On the busy-server file it also times tshark and
 # tcptrace when they are installed.
 #
 # Usage: benches/scale.sh [OUTDIR]
@@ -12,6 +14,9 @@
 #   SYNS        SYNs of the hash-collision workloads (default 40000; the
 #               crafted ones also run at half that to show the growth)
 #   TIMEOUT     seconds per run before it is reported as timed out (default 300)
+#   JOBS        thread counts to split the busy-server file over, besides the
+#               one-thread rows every workload gets (default: 2 and the
+#               number of cores, when more)
 #
 # busy-server, short-2m and syn-flood also run `tcpshake servers` (the per-listener view):
 # its cpu should stay within 10% of `analyze --format jsonl`, and its peak RSS
@@ -23,6 +28,8 @@ timeout_s=${TIMEOUT:-300}
 syns=${SYNS:-40000}
 all="busy-server syn-flood half-open short-2m long-flows retrans-storm time-jump fxhash-v4 fxhash-v6 random-v4 random-v6"
 workloads=${WORKLOADS:-$all}
+cores=$(nproc)
+jobs=${JOBS:-$( [ "$cores" -gt 2 ] && echo "2 $cores" || echo 2)}
 
 if [ $# -ge 1 ]; then
     out=$1
@@ -109,12 +116,17 @@ for w in $workloads; do
     if [ -z "$sizes" ]; then
         file="$out/$w.pcap"
         generate "$w" "$file" || continue
-        measure "$w" "$packets" "$bytes" "$bin" analyze --format jsonl "$file"
+        measure "$w" "$packets" "$bytes" "$bin" analyze -j 1 --format jsonl "$file"
         if [ "$w" = busy-server ] || [ "$w" = short-2m ] || [ "$w" = syn-flood ]; then
-            measure "$w (servers)" "$packets" "$bytes" "$bin" servers --format json "$file"
+            measure "$w (servers)" "$packets" "$bytes" "$bin" servers -j 1 --format json "$file"
         fi
         if [ "$w" = busy-server ]; then
-            measure "$w (table)" "$packets" "$bytes" "$bin" analyze "$file"
+            measure "$w (table)" "$packets" "$bytes" "$bin" analyze -j 1 "$file"
+            # One capture split over threads (output identical to -j 1).
+            for j in $jobs; do
+                measure "$w -j $j" "$packets" "$bytes" "$bin" analyze -j "$j" --format jsonl "$file"
+                measure "$w (table) -j $j" "$packets" "$bytes" "$bin" analyze -j "$j" "$file"
+            done
             tools "$file"
         fi
         drop "$file"
@@ -122,7 +134,7 @@ for w in $workloads; do
         for n in $sizes; do
             file="$out/$w-$n.pcap"
             generate "$w" "$file" --syns "$n" || continue
-            measure "$w ($n)" "$packets" "$bytes" "$bin" analyze --format jsonl "$file"
+            measure "$w ($n)" "$packets" "$bytes" "$bin" analyze -j 1 --format jsonl "$file"
             drop "$file"
         done
     fi

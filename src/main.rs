@@ -27,6 +27,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             files: args.files,
             format: args.format,
             interval: args.interval,
+            jobs: args.jobs,
             tracking: args.tracking,
         });
     }
@@ -42,11 +43,17 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         &args.files,
         &config,
         &args.filter.filter(),
+        jobs(args.jobs),
         reporter.as_mut(),
         &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
         &mut |message| eprintln!("tcpshake: {message}"),
     )?;
     Ok(ExitCode::from(if all_read { 0 } else { 2 }))
+}
+
+/// `-j`, or one thread per core.
+fn jobs(asked: Option<u16>) -> usize {
+    asked.map_or_else(pipeline::default_jobs, usize::from)
 }
 
 fn run_servers(args: ServersArgs) -> Result<ExitCode> {
@@ -63,6 +70,7 @@ fn run_servers(args: ServersArgs) -> Result<ExitCode> {
         &args.files,
         &config,
         opts,
+        jobs(args.jobs),
         &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
         &mut |message| eprintln!("tcpshake: {message}"),
     );

@@ -21,6 +21,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod sharded;
+
+pub use sharded::{Sharder, default_jobs};
+
 /// One run of the pipeline over one source of frames (a file or an interface).
 ///
 /// Connections leave through the `out` callback of [`frame`](Pipeline::frame),
@@ -37,6 +41,72 @@ pub struct Pipeline {
     reassembler: Reassembler,
     /// Connections it rejects are judged and counted, but not handed out.
     filter: Filter,
+    /// Set when this pipeline follows one shard of the flows (`analyze -j N`).
+    shard: Option<Box<ShardPart>>,
+}
+
+/// Where in the run a connection opened or ended, so that what several
+/// shards do can be put back into the order one table does it in: by frame,
+/// then sweep before the segment's own work, then (within a sweep, at the
+/// end and among evictions) by id, which frame ids order as run ids do. A
+/// connection opens after the segment's ends (`opened` is `u64::MAX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct EndKey {
+    pub(crate) frame: u64,
+    pub(crate) phase: u8,
+    /// The frame that opened the connection (its provisional id).
+    pub(crate) opened: u64,
+}
+
+/// A sweep (the once-a-second expiry of table time).
+const PHASE_SWEEP: u8 = 0;
+/// The segment itself: the connection it ends, or those it evicts, then the
+/// one it opens.
+const PHASE_SEGMENT: u8 = 1;
+/// The end of the input.
+const PHASE_FINISH: u8 = 2;
+
+/// What a shard did, in order: a connection ended (with its report), or
+/// one opened (`report` is `None`, `key.frame` opened it).
+pub(crate) struct ShardEvent {
+    pub(crate) key: EndKey,
+    pub(crate) report: Option<ConnectionReport>,
+}
+
+/// Events a shard hands on at once: enough to make the hand-over cheap, few
+/// enough that a sweep ending thousands of connections is never held whole.
+pub(crate) const SHARD_CHUNK: usize = 128;
+
+/// A shard's share of a sharded run: which flows it follows, and what it
+/// did since it last handed its events on.
+pub(crate) struct ShardPart {
+    sharder: Sharder,
+    index: usize,
+    events: Vec<ShardEvent>,
+    /// Hands a full vector of events on and gives an empty one back.
+    hand_on: Box<dyn FnMut(Vec<ShardEvent>) -> Vec<ShardEvent> + Send>,
+}
+
+impl ShardPart {
+    #[inline]
+    fn owns(&self, key: &FlowKey) -> bool {
+        self.sharder.shard(key) == self.index
+    }
+
+    fn push(&mut self, event: ShardEvent) {
+        self.events.push(event);
+        if self.events.len() >= SHARD_CHUNK {
+            self.flush();
+        }
+    }
+
+    /// Hands on the events so far.
+    pub(crate) fn flush(&mut self) {
+        if !self.events.is_empty() {
+            let full = std::mem::take(&mut self.events);
+            self.events = (self.hand_on)(full);
+        }
+    }
 }
 
 impl Pipeline {
@@ -60,7 +130,35 @@ impl Pipeline {
             connections: 0,
             reassembler: Reassembler::default(),
             filter: Filter::default(),
+            shard: None,
         }
+    }
+
+    /// A pipeline that follows only the flows `sharder` puts on shard
+    /// `index`, while it decodes and tallies every frame and keeps its clock
+    /// and sweeps on every segment. Connections are numbered by the frame
+    /// that opened them, and what it does goes, unfiltered, to `hand_on` in
+    /// order (see [`ShardEvent`]).
+    pub(crate) fn shard(
+        config: Config,
+        source: &str,
+        (sharder, index): (Sharder, usize),
+        hand_on: Box<dyn FnMut(Vec<ShardEvent>) -> Vec<ShardEvent> + Send>,
+    ) -> Pipeline {
+        let mut p = Pipeline::new(config, 0, source);
+        p.table.use_frame_ids();
+        p.shard = Some(Box::new(ShardPart {
+            sharder,
+            index,
+            events: Vec::with_capacity(SHARD_CHUNK),
+            hand_on,
+        }));
+        p
+    }
+
+    /// The shard's part, in a sharded run.
+    pub(crate) fn shard_part(&mut self) -> Option<&mut ShardPart> {
+        self.shard.as_deref_mut()
     }
 
     /// Hands out only the connections `filter` keeps.
@@ -96,6 +194,10 @@ impl Pipeline {
         match decoded {
             Ok(Decoded::Tcp(seg)) => {
                 tally.tcp_segments += 1;
+                if self.shard.is_some() {
+                    self.shard_segment(frame, &seg, tunnels);
+                    return;
+                }
                 let start = tally.start;
                 let mut emit = emitter(
                     &self.source,
@@ -129,6 +231,53 @@ impl Pipeline {
             Err(e) => {
                 let e: DecodeError = e;
                 tally.decode_error(frame.number, e.reason(), || e.to_string());
+            }
+        }
+    }
+
+    /// A segment in a sharded run: every shard's clock and sweeps see it,
+    /// only the shard that owns its flow follows it.
+    fn shard_segment(
+        &mut self,
+        frame: &Frame<'_>,
+        seg: &decode::TcpSegment<'_>,
+        tunnels: Option<&TunnelPath>,
+    ) {
+        let Some(part) = self.shard.as_deref_mut() else {
+            return;
+        };
+        let (source, n) = (&self.source, &mut self.connections);
+        let at = |phase| (frame.number, phase);
+        {
+            let mut sweep = collector(source, &mut *n, &mut *part, at(PHASE_SWEEP));
+            self.table.tick(frame.number, frame.ts, &mut sweep);
+        }
+        let key = FlowKey::of(seg);
+        if !part.owns(&key) {
+            return;
+        }
+        let opened = self.table.next_id();
+        {
+            let mut end = collector(source, n, &mut *part, at(PHASE_SEGMENT));
+            self.table.segment(frame.number, frame.ts, seg, &mut end);
+        }
+        if self.table.next_id() != opened {
+            part.push(ShardEvent {
+                key: EndKey {
+                    frame: frame.number,
+                    phase: PHASE_SEGMENT,
+                    opened: u64::MAX,
+                },
+                report: None,
+            });
+        }
+        if seg.tunnel_depth > 0
+            && let Some(conn) = self.table.get_mut(&key)
+            && !conn.has_tunnels()
+        {
+            match tunnels {
+                Some(path) => conn.set_tunnels(path),
+                None => conn.set_tunnels(&decode::tunnel_path(frame)),
             }
         }
     }
@@ -173,6 +322,12 @@ impl Pipeline {
     /// the quoted segment went from one endpoint of the connection to the
     /// other, inside the same virtual network as the ICMP message.
     fn icmp_error(&mut self, frame: u64, e: &IcmpError) {
+        let key =
+            FlowKey::from_endpoints((e.src, e.src_port), (e.dst, e.dst_port)).in_tunnel(e.tunnel);
+        if self.shard.as_ref().is_some_and(|part| !part.owns(&key)) {
+            // Matched or not, the shard that owns the quoted flow says so.
+            return;
+        }
         let detail = match e.kind {
             IcmpKind::FragmentationNeeded | IcmpKind::PacketTooBig => Detail::IcmpFragNeeded {
                 reporter: e.reporter,
@@ -200,8 +355,6 @@ impl Pipeline {
                 return;
             }
         };
-        let key =
-            FlowKey::from_endpoints((e.src, e.src_port), (e.dst, e.dst_port)).in_tunnel(e.tunnel);
         let Some(conn) = self.table.get_mut(&key) else {
             self.tally.icmp_errors_unmatched += 1;
             return;
@@ -248,6 +401,12 @@ impl Pipeline {
     pub fn finish(&mut self, out: &mut dyn FnMut(ConnectionReport)) {
         self.reassembler.finish();
         self.fragment_events();
+        if let Some(part) = self.shard.as_deref_mut() {
+            let at = (u64::MAX, PHASE_FINISH);
+            let mut end = collector(&self.source, &mut self.connections, part, at);
+            self.table.finish_all(&mut end);
+            return;
+        }
         let start = self.tally.start;
         let mut emit = emitter(
             &self.source,
@@ -303,6 +462,18 @@ fn unreachable_detail(e: &IcmpError, what: &'static str) -> Detail {
     }
 }
 
+/// When a file split over threads filled a thread's share of the flow table,
+/// its output may differ from one thread's: says so.
+pub fn shard_warning(report: &FileReport, jobs: usize) -> Option<String> {
+    let full = report.evicted_connections > 0 || report.forgotten_closed_tuples > 0;
+    (jobs > 1 && full && report.path != "-").then(|| {
+        format!(
+            "{}: the flow table was split over {jobs} threads (--max-connections / {jobs} each) and overflowed; which connections were ended early can differ from -j 1",
+            report.path
+        )
+    })
+}
+
 /// Judges each connection the flow table ends and counts it.
 fn emitter<'a>(
     source: &'a Arc<str>,
@@ -316,6 +487,29 @@ fn emitter<'a>(
         if filter.is_empty() || filter.matches(&report, start) {
             out(report)
         }
+    }
+}
+
+/// Judges each connection a shard's table ends, counts it and hands it on
+/// with the key that orders it among the other shards' (`at`: frame and phase).
+fn collector<'a>(
+    source: &'a Arc<str>,
+    connections: &'a mut u64,
+    part: &'a mut ShardPart,
+    (frame, phase): (u64, u8),
+) -> impl FnMut(Box<Connection>) + 'a {
+    move |c| {
+        *connections += 1;
+        let report = c.finish(source);
+        let key = EndKey {
+            frame,
+            phase,
+            opened: report.id,
+        };
+        part.push(ShardEvent {
+            key,
+            report: Some(report),
+        });
     }
 }
 
@@ -372,7 +566,32 @@ pub fn analyze_path_filtered(
     })?;
     pipeline.finish(on_connection);
     *next_id = pipeline.next_id();
-    let mut report = pipeline.into_report();
+    Ok(complete_report(pipeline.into_report(), summary))
+}
+
+/// [`analyze_path_filtered`] on `jobs` threads: flows are split among them
+/// and the output is the same as on one, connection for connection, unless
+/// the flow table overflows (each thread holds `--max-connections / jobs`).
+/// One job, or standard input (whose connections must come out as they
+/// end, not a batch later), runs on the calling thread alone.
+pub fn analyze_path_jobs(
+    path: &Path,
+    config: &Config,
+    filter: &Filter,
+    jobs: usize,
+    next_id: &mut u64,
+    on_connection: &mut dyn FnMut(ConnectionReport),
+    progress: &mut dyn Progress,
+) -> Result<FileReport, CaptureError> {
+    if jobs <= 1 || path.as_os_str() == "-" {
+        return analyze_path_filtered(path, config, filter, next_id, on_connection, progress);
+    }
+    sharded::analyze(path, config, filter, jobs, next_id, on_connection, progress)
+}
+
+/// Adds what only the capture reader knows (format, frames, truncation,
+/// damaged records) to a pipeline's report.
+fn complete_report(mut report: FileReport, summary: capture::CaptureSummary) -> FileReport {
     report.format = summary.format;
     report.gzip = summary.gzip;
     report.link_types = summary.link_types;
@@ -400,20 +619,23 @@ pub fn analyze_path_filtered(
     report.damaged_regions_unlisted = report.damage_count - report.damaged_regions.len() as u64;
     report.decode_errors_unlisted = report.decode_error_count - report.decode_errors.len() as u64;
     report.stamp_times();
-    Ok(report)
+    report
 }
 
 /// Analyses `paths` in turn into one report: connection ids run on across
 /// files and the summary covers them all. A file that cannot be read is
 /// skipped; `warn` gets its error, and a note on every truncated or damaged
 /// file and on every file whose flow table overflowed.
-/// `progress` gives the progress observer of each file.
+/// `progress` gives the progress observer of each file. Each file is split
+/// over `jobs` threads ([`analyze_path_jobs`]), one file after the other, as
+/// ids run on from file to file.
 ///
 /// Returns whether every file was read; an error is a failed write.
 pub fn analyze_files(
     paths: &[PathBuf],
     config: &Config,
     filter: &Filter,
+    jobs: usize,
     reporter: &mut dyn Reporter,
     progress: &mut dyn FnMut(&Path) -> Box<dyn Progress>,
     warn: &mut dyn FnMut(String),
@@ -429,10 +651,11 @@ pub fn analyze_files(
                 write_error = reporter.connection(&c).err();
             }
         };
-        let result = analyze_path_filtered(
+        let result = analyze_path_jobs(
             path,
             config,
             filter,
+            jobs,
             &mut next_id,
             &mut on_connection,
             p.as_mut(),
@@ -456,6 +679,9 @@ pub fn analyze_files(
                     warn(format!("warning: {w}"));
                 }
                 if let Some(w) = report.eviction_warning(config.max_connections) {
+                    warn(format!("warning: {w}"));
+                }
+                if let Some(w) = shard_warning(&report, jobs) {
                     warn(format!("warning: {w}"));
                 }
                 summary.files += 1;

@@ -242,6 +242,9 @@ pub struct FlowTable<S: Settings> {
     /// forget them after 2·MSL, or the oldest first when the memory is full.
     recent_order: VecDeque<(i64, FlowKey)>,
     next_id: u64,
+    /// Number each connection by the frame that opened it instead of by
+    /// `next_id` (a sharded run renumbers them once the shards are merged).
+    frame_ids: bool,
     clock: Clock,
     last_sweep: Option<i64>,
     scratch: Vec<(u64, FlowKey)>,
@@ -274,6 +277,7 @@ impl<S: Settings> FlowTable<S> {
             recent: FlowMap::with_hasher(hasher),
             recent_order: VecDeque::new(),
             next_id: first_id,
+            frame_ids: false,
             clock: Clock::new(jump),
             last_sweep: None,
             scratch: Vec::new(),
@@ -284,6 +288,23 @@ impl<S: Settings> FlowTable<S> {
 
     pub fn next_id(&self) -> u64 {
         self.next_id
+    }
+
+    /// Numbers each connection by the frame that opened it (at most one opens
+    /// per frame, so the order of ids is that of [`new`](Self::new)'s ids, and
+    /// every ordering by id inside the table is unchanged). `next_id` still
+    /// counts the connections opened. For a table that sees only some flows:
+    /// the caller turns frame ids into run ids once all tables are merged.
+    pub fn use_frame_ids(&mut self) {
+        self.frame_ids = true;
+    }
+
+    /// A segment of a flow this table does not follow: only moves the clock
+    /// and sweeps, so that this table ends its connections at the instants
+    /// a table seeing every flow would.
+    pub fn tick(&mut self, frame: u64, ts: Timestamp, emit: &mut dyn FnMut(Box<S::Conn>)) {
+        let now = self.clock.frame(frame, ts);
+        self.maybe_sweep(now, emit);
     }
 
     pub fn live(&self) -> usize {
@@ -350,7 +371,7 @@ impl<S: Settings> FlowTable<S> {
             }
         }
         let (client, server) = roles(seg);
-        let id = self.next_id;
+        let id = if self.frame_ids { frame } else { self.next_id };
         self.next_id += 1;
         let attempt = match previous {
             None => Attempt::of(id, frame, ts, seg, client, server),

@@ -490,6 +490,7 @@ pub fn analyze_files(
     paths: &[std::path::PathBuf],
     config: &crate::judge::Config,
     opts: ServerOptions,
+    jobs: usize,
     progress: &mut dyn FnMut(&std::path::Path) -> Box<dyn crate::pipeline::Progress>,
     warn: &mut dyn FnMut(String),
 ) -> (ServersReport, bool) {
@@ -497,9 +498,11 @@ pub fn analyze_files(
     let (mut next_id, mut all_read) = (1u64, true);
     for path in paths {
         let mut p = progress(path);
-        let result = crate::pipeline::analyze_path(
+        let result = crate::pipeline::analyze_path_jobs(
             path,
             config,
+            &crate::filter::Filter::default(),
+            jobs,
             &mut next_id,
             &mut |c| view.add(&c),
             p.as_mut(),
@@ -512,6 +515,9 @@ pub fn analyze_files(
                         "{}: truncated capture ({why}); everything before the cut was analysed",
                         report.path
                     ));
+                }
+                if let Some(w) = crate::pipeline::shard_warning(&report, jobs) {
+                    warn(format!("warning: {w}"));
                 }
             }
             Err(e) => {
@@ -543,6 +549,7 @@ mod tests {
             &[testdata("mixed.pcap")],
             &crate::judge::Config::default(),
             opts,
+            2,
             &mut |_| Box::new(()),
             &mut |_| {},
         );
