@@ -451,14 +451,24 @@ fn concurrent_wrong_acks(n: u16) -> Vec<u8> {
 fn evicted_connections_are_announced_and_keep_their_findings() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "many.pcap", &concurrent_wrong_acks(10));
+    // On one thread: over N, each thread's table holds the bound / N.
     let (code, out, err) = run(
-        &["analyze", "--format", "json", "--max-connections", "2"],
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--max-connections",
+            "2",
+            "-j",
+            "1",
+        ],
         &[&file],
     );
     assert_eq!(code, 0, "{err}");
     let v = json(&out);
     let evicted = v["files"][0]["evicted_connections"].as_u64().unwrap();
     assert_eq!(evicted, 8, "{}", v["files"]);
+    assert!(!err.contains("threads"), "{err}");
     assert!(
         err.contains(&format!(
             "warning: {}: {evicted} connections were ended early because more than 2 were open at once; raise --max-connections",
@@ -492,8 +502,19 @@ fn evicted_connections_are_announced_and_keep_their_findings() {
     assert_eq!(code, 1);
     assert!(err.contains("raise --max-connections"), "{err}");
 
-    // Within the bound: no warning.
-    let (_, _, err) = run(&["analyze", "--max-connections", "10"], &[&file]);
+    // Split over threads, an overflow also says the output may differ from -j 1.
+    let (code, _, err) = run(&["analyze", "--max-connections", "2", "-j", "2"], &[&file]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("split over 2 threads (--max-connections / 2 each) and overflowed"),
+        "{err}"
+    );
+
+    // Within the bound: no warning. (Two threads hold 10 each; at 10 and
+    // -j 2, one thread's share of the 10 flows could pass 5.)
+    let (_, _, err) = run(&["analyze", "--max-connections", "10", "-j", "1"], &[&file]);
+    assert!(!err.contains("max-connections"), "{err}");
+    let (_, _, err) = run(&["analyze", "--max-connections", "20", "-j", "2"], &[&file]);
     assert!(!err.contains("max-connections"), "{err}");
 }
 
