@@ -235,6 +235,23 @@ impl Pipeline {
         }
     }
 
+    /// A TCP segment (decoded by the reader) of a flow another shard
+    /// follows: counted and moving the clock, as [`frame`](Self::frame)
+    /// would, without decoding it again.
+    pub(crate) fn foreign_segment(&mut self, frame: &Frame<'_>) {
+        if self.tally.start.is_none() {
+            self.tally.start = Some(frame.ts);
+        }
+        self.tally.end = Some(frame.ts);
+        self.tally.tcp_segments += 1;
+        let Some(part) = self.shard.as_deref_mut() else {
+            return;
+        };
+        let at = (frame.number, PHASE_SWEEP);
+        let mut sweep = collector(&self.source, &mut self.connections, part, at);
+        self.table.tick(frame.number, frame.ts, &mut sweep);
+    }
+
     /// A segment in a sharded run: every shard's clock and sweeps see it,
     /// only the shard that owns its flow follows it.
     fn shard_segment(

@@ -19,6 +19,7 @@
 
 use super::{EndKey, Pipeline, Progress, SHARD_CHUNK, ShardEvent, complete_report};
 use crate::capture::{self, CaptureError, CaptureSummary, Frame, Timestamp};
+use crate::decode::{self, Decoded};
 use crate::filter::Filter;
 use crate::flow::{FlowHasher, FlowKey, seeded_hasher};
 use crate::judge::Config;
@@ -95,10 +96,22 @@ struct Meta {
     orig_len: u32,
     start: usize,
     end: usize,
+    /// The shard whose flow this plain TCP segment is, or [`EVERY_SHARD`].
+    owner: u16,
 }
 
+/// A frame every shard decodes: not a plain TCP segment (a fragment, an
+/// ICMP error, anything else); the shards sort out what is theirs.
+const EVERY_SHARD: u16 = u16::MAX;
+
 impl Batch {
-    fn push(&mut self, f: &Frame<'_>) {
+    /// Copies `f` in; the reader decodes it once so that only the shard it
+    /// belongs to decodes it again.
+    fn push(&mut self, f: &Frame<'_>, sharder: &Sharder) {
+        let owner = match decode::decode_frame(f) {
+            Ok(Decoded::Tcp(seg)) => sharder.shard(&FlowKey::of(&seg)) as u16,
+            _ => EVERY_SHARD,
+        };
         let start = self.bytes.len();
         self.bytes.extend_from_slice(f.data);
         self.frames.push(Meta {
@@ -108,6 +121,7 @@ impl Batch {
             orig_len: f.orig_len,
             start,
             end: self.bytes.len(),
+            owner,
         });
     }
 
@@ -159,6 +173,8 @@ pub(super) fn analyze(
     on_connection: &mut dyn FnMut(ConnectionReport),
     progress: &mut dyn Progress,
 ) -> Result<FileReport, CaptureError> {
+    // Shards are numbered in a u16, below the mark of frames for all.
+    let jobs = jobs.min(EVERY_SHARD as usize);
     let sharder = Sharder::random(jobs);
     let source = path.display().to_string();
     let mut shard_config = config.clone();
@@ -190,7 +206,7 @@ pub(super) fn analyze(
             let pipeline = Pipeline::shard(shard_config.clone(), &source, shard_of, hand_on);
             std::thread::Builder::new()
                 .name(format!("tcpshake-shard-{index}"))
-                .spawn_scoped(s, move || shard(pipeline, work_rx, done_tx))
+                .spawn_scoped(s, move || shard(pipeline, index as u16, work_rx, done_tx))
                 .expect("spawning a shard thread");
             work_txs.push(work_tx);
             streams.push(Stream {
@@ -204,7 +220,13 @@ pub(super) fn analyze(
         let reader = std::thread::Builder::new()
             .name("tcpshake-reader".into())
             .spawn_scoped(s, move || {
-                read(path, (counter, start), work_txs, recycle_rx, pool)
+                read(
+                    path,
+                    (counter, start),
+                    (work_txs, &sharder),
+                    recycle_rx,
+                    pool,
+                )
             })
             .expect("spawning the reader thread");
 
@@ -271,7 +293,7 @@ pub(super) fn analyze(
 fn read(
     path: &Path,
     (counter, start): (Option<Arc<AtomicU64>>, &OnceLock<Timestamp>),
-    shards: Vec<Sender<Work>>,
+    (shards, sharder): (Vec<Sender<Work>>, &Sharder),
     recycle: Receiver<Batch>,
     pool: usize,
 ) -> Result<CaptureSummary, CaptureError> {
@@ -294,7 +316,7 @@ fn read(
     let mut batch = Batch::default();
     let result = capture::read_path_counted(path, counter, &mut |frame: &Frame<'_>| {
         start.get_or_init(|| frame.ts);
-        batch.push(frame);
+        batch.push(frame, sharder);
         if batch.full() {
             let mut next = fresh().unwrap_or_default();
             next.bytes.clear();
@@ -315,7 +337,7 @@ fn read(
 
 /// A shard thread: runs its pipeline over every batch; its events go to the
 /// merger as they fill a chunk, and at the end of each batch.
-fn shard(mut pipeline: Pipeline, work: Receiver<Work>, done: SyncSender<Done>) {
+fn shard(mut pipeline: Pipeline, index: u16, work: Receiver<Work>, done: SyncSender<Done>) {
     let flush = |pipeline: &mut Pipeline| {
         if let Some(part) = pipeline.shard_part() {
             part.flush();
@@ -325,7 +347,11 @@ fn shard(mut pipeline: Pipeline, work: Receiver<Work>, done: SyncSender<Done>) {
         match w {
             Work::Frames(batch) => {
                 for m in &batch.frames {
-                    pipeline.frame(&batch.frame(m), &mut |_| {});
+                    if m.owner == index || m.owner == EVERY_SHARD {
+                        pipeline.frame(&batch.frame(m), &mut |_| {});
+                    } else {
+                        pipeline.foreign_segment(&batch.frame(m));
+                    }
                 }
                 flush(&mut pipeline);
                 if done.send(Done::Batch(batch)).is_err() {
