@@ -322,6 +322,11 @@ impl<S: Settings> FlowTable<S> {
                 let was_closed = conn.close_complete();
                 conn.process(frame, ts, seg);
                 let closed = conn.close_complete();
+                if closed {
+                    // The close timeout's wait is where a busy server holds
+                    // most of its connections.
+                    conn.shed();
+                }
                 let id = conn.id();
                 slot.seen = now;
                 if syn {
@@ -404,9 +409,7 @@ impl<S: Settings> FlowTable<S> {
             return;
         }
         let limit = self.config.max_connections;
-        self.forgotten += self
-            .recent
-            .insert(&key, conn.previous_use(), seen, limit);
+        self.forgotten += self.recent.insert(&key, conn.previous_use(), seen, limit);
     }
 
     /// Ends connections whose timeouts passed by `now`, even when no segment

@@ -210,7 +210,10 @@ mod tests {
         }
         assert_eq!(r.len(), 100);
         let (u, at) = r.get(&key(42)).unwrap();
-        assert_eq!((u.last_frame, at, u.client_isn), (42, 42, Some(SeqNumber(294))));
+        assert_eq!(
+            (u.last_frame, at, u.client_isn),
+            (42, 42, Some(SeqNumber(294)))
+        );
         // A later close on the same tuple replaces the entry.
         r.insert(&key(42), used(500), 500, 1000);
         assert_eq!(r.len(), 100);
