@@ -191,7 +191,7 @@ mod tests {
     fn used(frame: u64) -> PreviousUse {
         PreviousUse {
             ended: Timestamp(frame as i64),
-            fin_closed: frame % 2 == 0,
+            fin_closed: frame.is_multiple_of(2),
             client_isn: Some(SeqNumber(frame as u32 * 7)),
             last_frame: frame,
         }
