@@ -179,7 +179,7 @@ fn ends_before<C: Tracker>(
 }
 
 /// A live connection with its times in table time (see `clock`).
-struct Slot<C> {
+struct Slot<C: Tracker> {
     held: Held<C>,
     /// Table time of the last segment.
     seen: i64,
@@ -188,10 +188,14 @@ struct Slot<C> {
 }
 
 /// A live connection's state: boxed so the table's buckets stay small (one
-/// allocation per connection), and a bare SYN while that is all it is.
-enum Held<C> {
+/// allocation per connection), a bare SYN while that is all it is, and packed
+/// while its close is complete.
+enum Held<C: Tracker> {
     Attempt(Box<Attempt>),
     Full(Box<C>),
+    Closed(Box<C::Packed>),
+    /// Only for the moment of packing.
+    Moving,
 }
 
 impl<C: Tracker> Slot<C> {
@@ -199,6 +203,8 @@ impl<C: Tracker> Slot<C> {
         match &self.held {
             Held::Attempt(a) => a.id,
             Held::Full(c) => c.id(),
+            Held::Closed(p) => C::packed_id(p),
+            Held::Moving => unreachable!("a slot is never seen while it is being packed"),
         }
     }
 
@@ -206,24 +212,38 @@ impl<C: Tracker> Slot<C> {
         match &self.held {
             Held::Attempt(_) => false,
             Held::Full(c) => c.close_complete(),
+            Held::Closed(_) => true,
+            Held::Moving => unreachable!("a slot is never seen while it is being packed"),
         }
     }
 
-    /// The full connection, made from the attempt's SYN if need be.
+    /// The full connection, made from the attempt's SYN or unpacked if need be.
     fn full(&mut self, settings: &C::Settings) -> &mut C {
-        if let Held::Attempt(a) = &self.held {
-            self.held = Held::Full(a.promote(settings));
+        match std::mem::replace(&mut self.held, Held::Moving) {
+            Held::Attempt(a) => self.held = Held::Full(a.promote(settings)),
+            Held::Closed(p) => self.held = Held::Full(C::unpack(p)),
+            held => self.held = held,
         }
         match &mut self.held {
             Held::Full(c) => c,
-            Held::Attempt(_) => unreachable!("promoted above"),
+            _ => unreachable!("made full above"),
         }
+    }
+
+    /// Packs a full connection (its close is complete).
+    fn pack(&mut self, scratch: &mut Vec<u8>) {
+        self.held = match std::mem::replace(&mut self.held, Held::Moving) {
+            Held::Full(c) => Held::Closed(c.pack(scratch)),
+            held => held,
+        };
     }
 
     fn into_full(self, settings: &C::Settings) -> Box<C> {
         match self.held {
             Held::Attempt(a) => a.promote(settings),
             Held::Full(c) => c,
+            Held::Closed(p) => C::unpack(p),
+            Held::Moving => unreachable!("a slot is never seen while it is being packed"),
         }
     }
 }
@@ -246,6 +266,8 @@ pub struct FlowTable<S: Settings> {
     clock: Clock,
     last_sweep: Option<i64>,
     scratch: Vec<(u64, FlowKey)>,
+    /// Reused by every packing.
+    scratch_bytes: Vec<u8>,
     /// Connections ended early because the table was full.
     pub evicted: u64,
     /// Closed 4-tuples forgotten before 2·MSL because their memory was full.
@@ -277,6 +299,7 @@ impl<S: Settings> FlowTable<S> {
             clock: Clock::new(jump),
             last_sweep: None,
             scratch: Vec::new(),
+            scratch_bytes: Vec::new(),
             evicted: 0,
             forgotten: 0,
         }
@@ -322,15 +345,15 @@ impl<S: Settings> FlowTable<S> {
                 let was_closed = conn.close_complete();
                 conn.process(frame, ts, seg);
                 let closed = conn.close_complete();
-                if closed {
-                    // The close timeout's wait is where a busy server holds
-                    // most of its connections.
-                    conn.shed();
-                }
                 let id = conn.id();
                 slot.seen = now;
                 if syn {
                     slot.syn_seen = now;
+                }
+                if closed {
+                    // The close timeout's wait is where a busy server holds
+                    // most of its connections: they wait packed.
+                    slot.pack(&mut self.scratch_bytes);
                 }
                 if !was_closed && closed {
                     // Once per connection: its close timeout starts now.

@@ -86,11 +86,6 @@ fn bits(seg: &TcpSegment<'_>) -> u32 {
 }
 
 impl ZeekConn {
-    /// The history has what it will mostly ever have: fit its allocation.
-    pub fn shed(&mut self) {
-        self.history.shrink_to_fit();
-    }
-
     /// Starts Zeek's view with the first packet. `from_client` tells who sent it;
     /// `likely_server_ports` is Zeek's list (empty when Zeek runs without scripts).
     pub fn new(seg: &TcpSegment<'_>, from_client: bool, likely_server_ports: &[u16]) -> ZeekConn {
@@ -483,3 +478,38 @@ mod tests {
         assert!(!rstos0_history(b"R"));
     }
 }
+
+use super::packed::{Pack, Reader, Writer, by_position, packed};
+
+by_position!(
+    ZState,
+    [
+        ZState::Inactive,
+        ZState::SynSent,
+        ZState::SynAckSent,
+        ZState::Partial,
+        ZState::Established,
+        ZState::Closed,
+        ZState::Reset,
+    ]
+);
+packed!(ZEnd {
+    state,
+    prev_state,
+    start_seq,
+    last_seq,
+    hist_seen,
+    last_syn,
+    last_fin,
+    last_rst,
+    rxmit,
+    zero_windows,
+    payload,
+});
+packed!(ZeekConn {
+    orig_is_client,
+    ends,
+    history,
+    orig_pkts,
+    resp_pkts,
+});
