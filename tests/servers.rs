@@ -251,7 +251,11 @@ fn paws_drops_are_stated_with_their_numbers() {
     let r = servers_json(&testdata("servers-paws.pcap"), &[]);
     let d = &r["diagnoses"][0];
     assert_eq!(d["id"], "time_wait_rejection");
-    assert_eq!(d["examples"], serde_json::json!([6, 8]), "host B's attempts");
+    assert_eq!(
+        d["examples"],
+        serde_json::json!([6, 8]),
+        "host B's attempts"
+    );
     let msg = d["message"].as_str().unwrap();
     // Host B's SYN at 1 s read 101000; host A's answered SYN at 0 s read 4000000.
     assert!(

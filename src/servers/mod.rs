@@ -605,7 +605,10 @@ mod tests {
         }
         let mut exact = a.clone();
         exact.merge(&b);
-        assert!(exact.is_estimate(), "300 addresses are past the exact bound");
+        assert!(
+            exact.is_estimate(),
+            "300 addresses are past the exact bound"
+        );
         let n = exact.count() as f64;
         assert!((n - 300.0).abs() / 300.0 < 0.065, "{n}");
         let mut within = a.clone();
