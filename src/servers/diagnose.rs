@@ -140,10 +140,10 @@ pub fn listener(
             &e.syn_backoff,
             s.attempts,
             format!(
-                "{n} of {} connections ({:.1}%) from {} clients were answered only after 1–{} SYN retransmissions on the backoff ladder; time to establish p99 {}: the SYN backlog was full or SYNs were dropped before it (SYN cookies off)",
+                "{n} of {} connections ({:.1}%) from {} were answered only after 1–{} SYN retransmissions on the backoff ladder; time to establish p99 {}: the SYN backlog was full or SYNs were dropped before it (SYN cookies off)",
                 s.attempts,
                 pct(n, s.attempts),
-                e.syn_backoff.sources.describe(),
+                e.syn_backoff.sources.describe("client", "clients"),
                 e.syn_backoff_max_retries,
                 d(tte.p99),
             ),
@@ -199,11 +199,11 @@ pub fn listener(
             f,
             s.attempts,
             format!(
-                "{} of {} attempts ({:.1}%) were never answered or never completed, from {} source addresses, none of which sent its SYN again (spoofed sources): a SYN flood",
+                "{} of {} attempts ({:.1}%) were never answered or never completed, from {}, none of which sent its SYN again (spoofed sources): a SYN flood",
                 f.count,
                 s.attempts,
                 pct(f.count, s.attempts),
-                f.sources.describe(),
+                f.sources.describe("source address", "source addresses"),
             ),
         ));
     }
@@ -283,10 +283,9 @@ pub fn listener(
                 ("their", "s")
             };
             parts.push(format!(
-                "{} attempt{they} from {} client address{} had {its} SYN dropped (sent again or never answered) while {its} TCP timestamp was up to {} ticks behind that of an earlier answered SYN from the same address (PAWS, RFC 7323 §5)",
+                "{} attempt{they} from {} had {its} SYN dropped (sent again or never answered) while {its} TCP timestamp was up to {} ticks behind that of an earlier answered SYN from the same address (PAWS, RFC 7323 §5)",
                 paws.count,
-                paws.sources.describe(),
-                if paws.sources.count() == 1 { "" } else { "es" },
+                paws.sources.describe("client address", "client addresses"),
                 e.paws_max_behind,
             ));
         }

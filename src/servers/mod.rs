@@ -582,7 +582,7 @@ mod tests {
             assert_eq!(s.count(), stats::EXACT_SOURCES as u64, "round {round}");
             assert!(!s.is_estimate());
         }
-        assert_eq!(s.describe(), stats::EXACT_SOURCES.to_string());
+        assert_eq!(s.describe("source", "sources"), "256 sources");
         for i in 0..100_000 {
             s.add(v4(i));
         }
@@ -591,8 +591,8 @@ mod tests {
         // Four standard errors of the 2^12-register estimate.
         let tolerance = 4.0 * stats::ESTIMATE_ERROR_PCT / 100.0;
         assert!((n - 1e5).abs() / 1e5 < tolerance, "{n}");
-        assert!(s.describe().starts_with("about "), "{}", s.describe());
-        assert!(s.describe().contains("standard error of 1.6%"));
+        let said = s.describe("source", "sources");
+        assert!(said.starts_with("about ") && said.contains(" sources (counted exactly up to 256, then estimated by HyperLogLog with a standard error of 1.6%)"), "{said}");
     }
 
     #[test]

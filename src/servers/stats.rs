@@ -183,13 +183,16 @@ impl Sources {
         matches!(self, Sources::Estimated(_))
     }
 
-    /// The count as a diagnosis states it: "60", or "about 5012 (a
-    /// HyperLogLog estimate, standard error 1.6%)" past the exact bound.
-    pub fn describe(&self) -> String {
+    /// The count with its noun as a diagnosis states it: "60 source
+    /// addresses", or past the exact bound "about 5012 source addresses
+    /// (counted exactly up to 256, then estimated by HyperLogLog with a
+    /// standard error of 1.6%)".
+    pub fn describe(&self, one: &str, many: &str) -> String {
         match self {
-            Sources::Exact(s) => s.len().to_string(),
+            Sources::Exact(s) if s.len() == 1 => format!("1 {one}"),
+            Sources::Exact(s) => format!("{} {many}", s.len()),
             Sources::Estimated(e) => format!(
-                "about {} (counted exactly up to {EXACT_SOURCES}, then a HyperLogLog estimate with a standard error of {ESTIMATE_ERROR_PCT:.1}%)",
+                "about {} {many} (counted exactly up to {EXACT_SOURCES}, then estimated by HyperLogLog with a standard error of {ESTIMATE_ERROR_PCT:.1}%)",
                 e.estimate()
             ),
         }
