@@ -11,6 +11,7 @@ pub use tracker::{Limits, PreviousUse, Settings, Tracker};
 mod attempt;
 mod clock;
 mod expiry;
+mod recent;
 
 pub use clock::TimeJump;
 
@@ -18,9 +19,10 @@ use crate::capture::Timestamp;
 use crate::decode::{IpAddress, TcpSegment, TunnelKey};
 use attempt::Attempt;
 use clock::Clock;
-use expiry::{Due, Recent};
+use expiry::Due;
+use recent::RecentTuples;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 
 /// The hasher of every map keyed by what came off the wire: seeded at random
@@ -237,10 +239,9 @@ pub struct FlowTable<S: Settings> {
     config: Limits,
     live: FlowMap<Slot<S::Conn>>,
     due: BinaryHeap<Reverse<Due>>,
-    recent: FlowMap<Recent>,
-    /// Closed 4-tuples in the order they were remembered (table time), to
-    /// forget them after 2·MSL, or the oldest first when the memory is full.
-    recent_order: VecDeque<(i64, FlowKey)>,
+    /// Closed 4-tuples, forgotten after 2·MSL, or the oldest first when the
+    /// memory is full.
+    recent: RecentTuples,
     next_id: u64,
     clock: Clock,
     last_sweep: Option<i64>,
@@ -271,8 +272,7 @@ impl<S: Settings> FlowTable<S> {
             settings,
             live: FlowMap::with_hasher(hasher.clone()),
             due: BinaryHeap::new(),
-            recent: FlowMap::with_hasher(hasher),
-            recent_order: VecDeque::new(),
+            recent: RecentTuples::new(hasher),
             next_id: first_id,
             clock: Clock::new(jump),
             last_sweep: None,
@@ -322,6 +322,11 @@ impl<S: Settings> FlowTable<S> {
                 let was_closed = conn.close_complete();
                 conn.process(frame, ts, seg);
                 let closed = conn.close_complete();
+                if closed {
+                    // The close timeout's wait is where a busy server holds
+                    // most of its connections.
+                    conn.shed();
+                }
                 let id = conn.id();
                 slot.seen = now;
                 if syn {
@@ -343,8 +348,8 @@ impl<S: Settings> FlowTable<S> {
             previous = self
                 .recent
                 .get(&key)
-                .filter(|r| now.saturating_sub(r.ended_at) <= self.config.two_msl)
-                .map(|r| r.previous_use());
+                .filter(|&(_, ended_at)| now.saturating_sub(ended_at) <= self.config.two_msl)
+                .map(|(p, _)| p);
             if self.live.len() >= self.config.max_connections {
                 self.evict(emit);
             }
@@ -399,22 +404,12 @@ impl<S: Settings> FlowTable<S> {
         c.close_timeout.min(c.idle_timeout)
     }
 
-    fn remember(&mut self, key: FlowKey, conn: &S::Conn, seen: i64, now: i64) {
+    fn remember(&mut self, key: FlowKey, conn: &S::Conn, seen: i64) {
         if !(conn.closed_for_reuse() || conn.client_isn().is_some()) {
             return;
         }
-        let limit = self.config.max_connections.max(1);
-        while self.recent.len() >= limit {
-            let Some((_, old)) = self.recent_order.pop_front() else {
-                break;
-            };
-            if self.recent.remove(&old).is_some() {
-                self.forgotten += 1;
-            }
-        }
-        self.recent
-            .insert(key, Recent::of(conn.previous_use(), seen));
-        self.recent_order.push_back((now, key));
+        let limit = self.config.max_connections;
+        self.forgotten += self.recent.insert(&key, conn.previous_use(), seen, limit);
     }
 
     /// Ends connections whose timeouts passed by `now`, even when no segment
@@ -447,20 +442,7 @@ impl<S: Settings> FlowTable<S> {
     }
 
     fn sweep(&mut self, now: i64, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        let two_msl = self.config.two_msl;
-        while let Some(&(at, key)) = self.recent_order.front() {
-            if now.saturating_sub(at) <= two_msl {
-                break;
-            }
-            self.recent_order.pop_front();
-            if self
-                .recent
-                .get(&key)
-                .is_some_and(|r| now.saturating_sub(r.ended_at) > two_msl)
-            {
-                self.recent.remove(&key);
-            }
-        }
+        self.recent.expire(now, self.config.two_msl);
         let (close_to, idle_to) = (self.config.close_timeout, self.config.idle_timeout);
         self.scratch.clear();
         while let Some(Reverse(d)) = self.due.peek().copied() {
@@ -492,7 +474,7 @@ impl<S: Settings> FlowTable<S> {
             if let Some(slot) = self.live.remove(&k) {
                 let seen = slot.seen;
                 let conn = slot.into_full(&self.settings);
-                self.remember(k, &conn, seen, now);
+                self.remember(k, &conn, seen);
                 emit(conn);
             }
         }
@@ -530,7 +512,6 @@ impl<S: Settings> FlowTable<S> {
             emit(s.into_full(&self.settings));
         }
         self.recent.clear();
-        self.recent_order.clear();
         self.due.clear();
     }
 }

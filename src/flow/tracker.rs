@@ -93,4 +93,7 @@ pub trait Tracker {
     fn previous_use(&self) -> PreviousUse;
     /// The table was full and ended this connection early.
     fn mark_evicted(&mut self);
+    /// The close is complete and the connection waits out the close timeout:
+    /// give back the memory only an open connection needs.
+    fn shed(&mut self) {}
 }

@@ -504,6 +504,11 @@ impl Tracker for Connection {
     fn close_complete(&self) -> bool {
         Connection::close_complete(self)
     }
+    fn shed(&mut self) {
+        self.transfer.shed();
+        self.zeek.shed();
+        self.findings.shrink_to_fit();
+    }
     fn client_isn(&self) -> Option<SeqNumber> {
         Connection::client_isn(self)
     }

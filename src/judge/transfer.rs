@@ -252,6 +252,19 @@ pub struct Transfer {
     irtt: Option<i64>,
 }
 
+impl Transfer {
+    /// Frees the lists of unacknowledged segments that are empty (everything
+    /// was acknowledged): a closed connection waiting out its close timeout
+    /// rarely needs them again, and one that does grows them anew.
+    pub fn shed(&mut self) {
+        for d in &mut self.dirs {
+            if d.unacked.is_empty() && d.unacked.capacity() > 0 {
+                d.unacked = VecDeque::new();
+            }
+        }
+    }
+}
+
 impl Default for Transfer {
     fn default() -> Self {
         Transfer {

@@ -86,6 +86,11 @@ fn bits(seg: &TcpSegment<'_>) -> u32 {
 }
 
 impl ZeekConn {
+    /// The history has what it will mostly ever have: fit its allocation.
+    pub fn shed(&mut self) {
+        self.history.shrink_to_fit();
+    }
+
     /// Starts Zeek's view with the first packet. `from_client` tells who sent it;
     /// `likely_server_ports` is Zeek's list (empty when Zeek runs without scripts).
     pub fn new(seg: &TcpSegment<'_>, from_client: bool, likely_server_ports: &[u16]) -> ZeekConn {
