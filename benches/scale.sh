@@ -17,6 +17,8 @@
 #   JOBS        thread counts to split the busy-server file over, besides the
 #               one-thread rows every workload gets (default: 2 and the
 #               number of cores, when more)
+#   BIN         the tcpshake binary to time (default: target/release/tcpshake,
+#               built first); compare two builds on the same captures
 #
 # busy-server, short-2m and syn-flood also run `tcpshake servers` (the per-listener view):
 # its cpu should stay within 10% of `analyze --format jsonl`, and its peak RSS
@@ -42,7 +44,14 @@ else
 fi
 
 cargo build --release --quiet --bin tcpshake --example bench-capture || exit 1
-bin=target/release/tcpshake
+bin=${BIN:-target/release/tcpshake}
+# A build from before `analyze -j` runs on one thread anyway.
+if "$bin" analyze --help | grep -q -- '--jobs'; then
+    one=(-j 1)
+else
+    one=()
+    jobs=""
+fi
 gen=target/release/examples/bench-capture
 
 echo "tcpshake $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), timeout ${timeout_s} s per run"
@@ -116,12 +125,12 @@ for w in $workloads; do
     if [ -z "$sizes" ]; then
         file="$out/$w.pcap"
         generate "$w" "$file" || continue
-        measure "$w" "$packets" "$bytes" "$bin" analyze -j 1 --format jsonl "$file"
+        measure "$w" "$packets" "$bytes" "$bin" analyze "${one[@]}" --format jsonl "$file"
         if [ "$w" = busy-server ] || [ "$w" = short-2m ] || [ "$w" = syn-flood ]; then
-            measure "$w (servers)" "$packets" "$bytes" "$bin" servers -j 1 --format json "$file"
+            measure "$w (servers)" "$packets" "$bytes" "$bin" servers "${one[@]}" --format json "$file"
         fi
         if [ "$w" = busy-server ]; then
-            measure "$w (table)" "$packets" "$bytes" "$bin" analyze -j 1 "$file"
+            measure "$w (table)" "$packets" "$bytes" "$bin" analyze "${one[@]}" "$file"
             # One capture split over threads (output identical to -j 1).
             for j in $jobs; do
                 measure "$w -j $j" "$packets" "$bytes" "$bin" analyze -j "$j" --format jsonl "$file"
@@ -134,7 +143,7 @@ for w in $workloads; do
         for n in $sizes; do
             file="$out/$w-$n.pcap"
             generate "$w" "$file" --syns "$n" || continue
-            measure "$w ($n)" "$packets" "$bytes" "$bin" analyze -j 1 --format jsonl "$file"
+            measure "$w ($n)" "$packets" "$bytes" "$bin" analyze "${one[@]}" --format jsonl "$file"
             drop "$file"
         done
     fi

@@ -17,14 +17,13 @@
 //! capture that overflows the table can evict other connections than one
 //! thread would. The caller says so when it happens.
 
-use super::{EndKey, Pipeline, Progress, SHARD_CHUNK, ShardEvent, complete_report};
+use super::{Connections, EndKey, Pipeline, Progress, SHARD_CHUNK, ShardEvent, complete_report};
 use crate::capture::{self, CaptureError, CaptureSummary, Frame, Timestamp};
 use crate::decode::{self, Decoded};
 use crate::filter::Filter;
 use crate::flow::{FlowHasher, FlowKey, seeded_hasher};
 use crate::judge::Config;
 use crate::model::FileReport;
-use crate::model::connection::ConnectionReport;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::path::Path;
@@ -170,7 +169,7 @@ pub(super) fn analyze(
     filter: &Filter,
     jobs: usize,
     next_id: &mut u64,
-    on_connection: &mut dyn FnMut(ConnectionReport),
+    on_connection: &mut dyn Connections,
     progress: &mut dyn Progress,
 ) -> Result<FileReport, CaptureError> {
     // Shards are numbered in a u16, below the mark of frames for all.
@@ -430,7 +429,7 @@ impl Merger<'_> {
         streams: &mut [Stream],
         batches: &mut Vec<Arc<Batch>>,
         reports: &mut Vec<FileReport>,
-        on_connection: &mut dyn FnMut(ConnectionReport),
+        on_connection: &mut dyn Connections,
     ) -> bool {
         loop {
             let mut best: Option<(usize, EndKey)> = None;
@@ -458,7 +457,7 @@ impl Merger<'_> {
             debug_assert!(id.is_some(), "connection opened at frame {}", key.opened);
             report.id = id.unwrap_or(key.opened);
             if self.filter.is_empty() || self.filter.matches(&report, self.start.get().copied()) {
-                on_connection(report);
+                on_connection.connection(report);
             }
         }
     }
