@@ -363,14 +363,17 @@ impl<S: Settings> FlowTable<S> {
                 let was_closed = conn.close_complete();
                 conn.process(frame, ts, seg);
                 let closed = conn.close_complete();
+                let rest = closed && conn.at_rest();
                 let id = conn.id();
                 slot.seen = now;
                 if syn {
                     slot.syn_seen = now;
                 }
-                if closed {
+                if rest {
                     // The close timeout's wait is where a busy server holds
-                    // most of its connections: they wait packed.
+                    // most of its connections: they wait packed (once the
+                    // last ACK is in, so a packed connection rarely unpacks
+                    // before it ends).
                     slot.pack(&mut self.scratch_bytes);
                 }
                 let at = now.saturating_add(self.config.close_timeout);

@@ -504,6 +504,10 @@ impl Tracker for Connection {
     fn close_complete(&self) -> bool {
         Connection::close_complete(self)
     }
+    fn at_rest(&self) -> bool {
+        self.reset_by.is_some()
+            || (self.c.fin_acked_frame.is_some() && self.s.fin_acked_frame.is_some())
+    }
     type Packed = super::PackedConnection;
     fn pack(self: Box<Self>, scratch: &mut Vec<u8>) -> Box<Self::Packed> {
         Box::new(super::PackedConnection::pack(*self, scratch))
