@@ -547,10 +547,7 @@ impl Connection {
             Side::Client => &self.c,
             Side::Server => &self.s,
         };
-        match p.base {
-            Some(b) => seq.0.wrapping_sub(b.0) as i32 as i64,
-            None => seq.0 as i64,
-        }
+        seq.shown(p.base)
     }
 
     /// Takes in a finding that comes from outside the segments (an ICMP

@@ -340,6 +340,24 @@ mod reset {
         assert_eq!(findings(&r), ["rst_out_of_window@6"]);
         assert_eq!(r.close, Close::Open);
     }
+
+    #[test]
+    fn numbers_before_the_isn_print_as_small_negative_numbers() {
+        let mut w = Wire::new();
+        w.handshake();
+        // 50 below the server's ISN: relative -50, not 4294967246.
+        w.raw(false, RST, ISN_S - 50, 0, 0);
+        let r = w.finish();
+        assert_eq!(findings(&r), ["rst_out_of_window@4"]);
+        let m = r.findings[0].message().to_string();
+        assert_eq!(
+            m,
+            format!(
+                "expected the RST's seq in the receive window [1, 65536), saw -50 (raw {}) at frame 4; the client must ignore it",
+                ISN_S - 50
+            )
+        );
+    }
 }
 
 mod teardown {
