@@ -40,6 +40,8 @@ pub(super) struct Peer {
     pub(super) fin_ts: Option<Timestamp>,
     /// The FIN was sent more than once.
     pub(super) fin_resent: bool,
+    /// The first FIN lay inside data already sent (`fin_inside_data`).
+    pub(super) fin_inside_data: bool,
     /// The ack field carried by this side's first FIN.
     pub(super) fin_ack: Option<SeqNumber>,
     pub(super) fin_acked_frame: Option<u64>,
@@ -77,6 +79,7 @@ impl Peer {
             fin_frame: 0,
             fin_ts: None,
             fin_resent: false,
+            fin_inside_data: false,
             fin_ack: None,
             fin_acked_frame: None,
             acked_peer_fin: false,

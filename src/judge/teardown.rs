@@ -212,6 +212,7 @@ impl Connection {
             return;
         }
         let base = me.base;
+        self.peer_mut(from).fin_inside_data = true;
         self.push(
             Finding::new(
                 frame,

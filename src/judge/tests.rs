@@ -493,6 +493,32 @@ mod teardown {
     }
 
     #[test]
+    fn a_close_with_a_fin_inside_data_is_not_graceful() {
+        let mut w = Wire::new();
+        w.handshake();
+        let at = w.c_nxt;
+        w.c(PSH | ACK, 59);
+        w.s(ACK, 0);
+        // The FIN at the first data octet, then a close that would otherwise
+        // be graceful: the server acknowledges past it and closes, the
+        // client acknowledges the server's FIN.
+        let s_nxt = w.s_nxt;
+        w.raw(true, FIN | ACK, at, s_nxt, 0);
+        w.s(FIN | ACK, 0);
+        w.c(ACK, 0);
+        let r = w.finish();
+        assert!(r.findings.iter().any(|f| f.kind == K::FinInsideData));
+        assert_eq!(
+            verdict(&r),
+            (
+                Handshake::Complete,
+                Close::UnackedFin,
+                Some(ClosedBy::Client)
+            )
+        );
+    }
+
+    #[test]
     fn resent_fin_and_fin_after_resent_data_are_not_inside_data() {
         let mut w = Wire::new();
         w.handshake();
