@@ -12,6 +12,8 @@
 #   SYNS        SYNs of the hash-collision workloads (default 40000; the
 #               crafted ones also run at half that to show the growth)
 #   TIMEOUT     seconds per run before it is reported as timed out (default 300)
+#   BIN         the tcpshake binary to time (default: target/release/tcpshake,
+#               built first); compare two builds on the same captures
 #
 # busy-server, short-2m and syn-flood also run `tcpshake servers` (the per-listener view):
 # its cpu should stay within 10% of `analyze --format jsonl`, and its peak RSS
@@ -35,7 +37,7 @@ else
 fi
 
 cargo build --release --quiet --bin tcpshake --example bench-capture || exit 1
-bin=target/release/tcpshake
+bin=${BIN:-target/release/tcpshake}
 gen=target/release/examples/bench-capture
 
 echo "tcpshake $(git rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), timeout ${timeout_s} s per run"

@@ -91,7 +91,8 @@ pub struct LiveArgs {
     pub snaplen: i32,
     #[arg(long, value_enum, default_value = "table")]
     pub format: LiveFormat,
-    /// Apply the check policy: exit 1 when a connection failed it.
+    /// Apply the check policy: exit 1 when a connection failed it, or when the
+    /// session, once stopped, fails a rule `check` applies to a whole file.
     #[arg(long)]
     pub check: bool,
     #[command(flatten)]

@@ -21,15 +21,7 @@ pub fn run(args: cli::LiveArgs) -> Result<ExitCode> {
     }
     let config = args.tracking.config().map_err(Usage)?;
     let gate = match args.check {
-        true => {
-            let policy = args.policy.flags().build()?;
-            if !policy.server_rules.is_empty() {
-                let why = "--max-rate, --max-p50/p90/p99 and --fail-on-diagnosis judge a whole capture: \
-                    save it with --write and run `tcpshake check` on the file";
-                return Err(Usage(why.into()).into());
-            }
-            Some(check::Gate::new(policy))
-        }
+        true => Some(check::Gate::new(args.policy.flags().build()?)),
         false => None,
     };
     let opts = LiveOptions {
@@ -55,7 +47,7 @@ pub fn run(args: cli::LiveArgs) -> Result<ExitCode> {
     let mut report = LiveReport::new(io::stdout().lock(), format, gate);
     let status_line = StatusLine::default();
     let filter = args.filter.as_deref().map(|f| format!(" (filter: {f})"));
-    let status = live::run(
+    let status = live::run_with_tally(
         &mut source,
         &opts,
         &config,
@@ -71,7 +63,7 @@ pub fn run(args: cli::LiveArgs) -> Result<ExitCode> {
         &mut |s| status_line.show(s),
     );
     status_line.end();
-    let status = status?;
+    let (status, tally) = status?;
     let _ = report.finish(&status);
     if let Some(w) = status.drop_warning() {
         eprintln!("tcpshake: {w}");
@@ -79,11 +71,6 @@ pub fn run(args: cli::LiveArgs) -> Result<ExitCode> {
     if let Some(w) = status.eviction_warning(&opts.interface, config.max_connections) {
         eprintln!("tcpshake: {w}");
     }
-    let Some(gate) = report.gate() else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    if let Some(v) = gate.count_violation() {
-        eprintln!("tcpshake: FAIL {}", v.message);
-    }
-    Ok(ExitCode::from(if gate.passed() { 0 } else { 1 }))
+    let passed = report.end_check(&tally, &mut io::stderr())?;
+    Ok(ExitCode::from(if passed == Some(false) { 1 } else { 0 }))
 }

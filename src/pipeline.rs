@@ -376,13 +376,50 @@ pub trait Progress {
 
 impl Progress for () {}
 
+/// Where a run's finished connections go: any `FnMut(ConnectionReport)`, or a
+/// writer that also wants to know when the input pauses.
+pub trait Connections {
+    fn connection(&mut self, c: ConnectionReport);
+    /// The reader has used up its input and waits for more: buffered output
+    /// should go out now ([`Reporter::idle`]).
+    fn idle(&mut self) {}
+}
+
+impl<F: FnMut(ConnectionReport) + ?Sized> Connections for F {
+    fn connection(&mut self, c: ConnectionReport) {
+        self(c)
+    }
+}
+
+/// The reader's sink: frames into the pipeline, pauses to the consumer.
+struct Feed<'a> {
+    pipeline: &'a mut Pipeline,
+    out: &'a mut dyn Connections,
+    progress: &'a mut dyn Progress,
+}
+
+impl capture::FrameSink for Feed<'_> {
+    #[inline]
+    fn frame(&mut self, frame: &Frame<'_>) {
+        if frame.number & 0x3fff == 0 {
+            self.progress.frames(frame.number);
+        }
+        let out = &mut *self.out;
+        self.pipeline.frame(frame, &mut |c| out.connection(c));
+    }
+
+    fn idle(&mut self) {
+        self.out.idle();
+    }
+}
+
 /// Analyses one capture file. Connections are handed to `on_connection` as
 /// they finish; ids start at `*next_id` and `*next_id` is advanced.
 pub fn analyze_path(
     path: &Path,
     config: &Config,
     next_id: &mut u64,
-    on_connection: &mut dyn FnMut(ConnectionReport),
+    on_connection: &mut dyn Connections,
     progress: &mut dyn Progress,
 ) -> Result<FileReport, CaptureError> {
     analyze_path_filtered(
@@ -401,19 +438,19 @@ pub fn analyze_path_filtered(
     config: &Config,
     filter: &Filter,
     next_id: &mut u64,
-    on_connection: &mut dyn FnMut(ConnectionReport),
+    on_connection: &mut dyn Connections,
     progress: &mut dyn Progress,
 ) -> Result<FileReport, CaptureError> {
     let mut pipeline = Pipeline::new(config.clone(), *next_id, &path.display().to_string())
         .with_filter(filter.clone());
     let counter = progress.byte_counter();
-    let summary = capture::read_path_counted(path, counter, &mut |frame: &Frame<'_>| {
-        if frame.number & 0x3fff == 0 {
-            progress.frames(frame.number);
-        }
-        pipeline.frame(frame, on_connection);
-    })?;
-    pipeline.finish(on_connection);
+    let mut feed = Feed {
+        pipeline: &mut pipeline,
+        out: on_connection,
+        progress,
+    };
+    let summary = capture::read_path_counted(path, counter, &mut feed)?;
+    pipeline.finish(&mut |c| on_connection.connection(c));
     *next_id = pipeline.next_id();
     let mut report = pipeline.into_report();
     report.format = summary.format;
@@ -446,6 +483,29 @@ pub fn analyze_path_filtered(
     Ok(report)
 }
 
+/// Counts each connection into the summary and writes it; the first write
+/// error is kept (and the run goes on counting).
+struct Reporting<'a> {
+    summary: &'a mut Summary,
+    reporter: &'a mut dyn Reporter,
+    write_error: &'a mut Option<io::Error>,
+}
+
+impl Connections for Reporting<'_> {
+    fn connection(&mut self, c: ConnectionReport) {
+        self.summary.add(&c);
+        if self.write_error.is_none() {
+            *self.write_error = self.reporter.connection(&c).err();
+        }
+    }
+
+    fn idle(&mut self) {
+        if self.write_error.is_none() {
+            *self.write_error = self.reporter.idle().err();
+        }
+    }
+}
+
 /// Analyses `paths` in turn into one report: connection ids run on across
 /// files and the summary covers them all. A file that cannot be read is
 /// skipped; `warn` gets its error, and a note on every truncated or damaged
@@ -466,11 +526,10 @@ pub fn analyze_files(
     let (mut next_id, mut all_read, mut write_error) = (1u64, true, None);
     for path in paths {
         let mut p = progress(path);
-        let mut on_connection = |c: ConnectionReport| {
-            summary.add(&c);
-            if write_error.is_none() {
-                write_error = reporter.connection(&c).err();
-            }
+        let mut on_connection = Reporting {
+            summary: &mut summary,
+            reporter: &mut *reporter,
+            write_error: &mut write_error,
         };
         let result = analyze_path_filtered(
             path,

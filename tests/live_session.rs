@@ -311,3 +311,128 @@ fn a_full_flow_table_is_counted_and_announced() {
     let quiet = live::LiveStatus::default();
     assert!(quiet.eviction_warning("eth9", 2).is_none());
 }
+
+/// `live --check` over the frames of `path` with `flags`: the FAIL lines
+/// written once the session ended, and whether it passed.
+fn live_end_check(path: &Path, flags: tcpshake::check::PolicyFlags) -> (Vec<String>, bool) {
+    let mut source = Replay::of(path);
+    let opts = LiveOptions {
+        interface: "test".into(),
+        filter: None,
+        duration: None,
+        count: None,
+        write: None,
+        snaplen: 262_144,
+    };
+    let gate = tcpshake::check::Gate::new(flags.build().unwrap());
+    let mut report = LiveReport::new(std::io::sink(), LiveFormat::Jsonl, Some(gate));
+    let mut per_connection = Vec::new();
+    let (status, tally) = live::run_with_tally(
+        &mut source,
+        &opts,
+        &Config::default(),
+        &AtomicBool::new(false),
+        &mut || {},
+        &mut |c| report.connection(&c, &mut per_connection).unwrap(),
+        &mut |_| {},
+    )
+    .unwrap();
+    report.finish(&status).unwrap();
+    let mut fails = Vec::new();
+    let passed = report.end_check(&tally, &mut fails).unwrap().unwrap();
+    let lines = String::from_utf8(fails)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (lines, passed)
+}
+
+/// The whole-capture rules of `tcpshake check FILE` (`capture_findings`) as
+/// `live --check` writes them.
+fn check_capture_findings(path: &Path, args: &[&str]) -> Vec<String> {
+    let out = Command::cargo_bin("tcpshake")
+        .unwrap()
+        .args(["check", "--format", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["files"][0]["capture_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "tcpshake: FAIL {}: {}",
+                f["kind"].as_str().unwrap(),
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// At the end of a session `live --check` applies the rules `check` applies
+/// to each file: no connection judged, too many decode errors, the
+/// connection count, and the server rules.
+#[test]
+fn live_check_ends_with_the_rules_check_applies_to_a_file() {
+    use tcpshake::check::PolicyFlags;
+    let cases: [(&str, PolicyFlags, &[&str], &str); 5] = [
+        (
+            "unsupported-link.pcap",
+            PolicyFlags::default(),
+            &[],
+            "no_connections",
+        ),
+        (
+            "malformed.pcap",
+            PolicyFlags::default(),
+            &[],
+            "decode_errors",
+        ),
+        (
+            "mixed.pcap",
+            PolicyFlags {
+                expect_connections: Some("1".into()),
+                ..PolicyFlags::default()
+            },
+            &["--expect-connections", "1"],
+            "connection_count",
+        ),
+        (
+            "servers-accept-overflow.pcap",
+            PolicyFlags {
+                fail_on_diagnosis: vec!["accept_queue_overflow".into()],
+                ..PolicyFlags::default()
+            },
+            &["--fail-on-diagnosis", "accept_queue_overflow"],
+            "diagnosis_accept_queue_overflow",
+        ),
+        (
+            "servers-syn-queue-drops.pcap",
+            PolicyFlags {
+                max_rate: vec!["syn_retransmission=10%".into()],
+                ..PolicyFlags::default()
+            },
+            &["--max-rate", "syn_retransmission=10%"],
+            "rate_syn_retransmission",
+        ),
+    ];
+    for (name, flags, args, kind) in cases {
+        let path = testdata(name);
+        let (live, passed) = live_end_check(&path, flags);
+        assert!(!passed, "{name}: {live:?}");
+        assert!(
+            live.iter()
+                .any(|l| l.starts_with(&format!("tcpshake: FAIL {kind}: "))),
+            "{name}: {live:?}"
+        );
+        assert_eq!(live, check_capture_findings(&path, args), "{name}");
+    }
+    // A capture that meets the policy passes.
+    let (live, passed) =
+        live_end_check(&testdata("handshake-graceful.pcap"), PolicyFlags::default());
+    assert!(passed && live.is_empty(), "{live:?}");
+}

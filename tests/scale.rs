@@ -188,3 +188,50 @@ fn timestamps_running_backward_give_no_negative_time() {
         n as u64
     );
 }
+
+/// Counts what reaches the operating system: each `write` would be a system call.
+#[derive(Default, Clone)]
+struct Syscalls(std::rc::Rc<std::cell::Cell<(usize, usize)>>);
+
+impl std::io::Write for Syscalls {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (w, b) = self.0.get();
+        self.0.set((w + 1, b + buf.len()));
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// JSON Lines output goes out in large writes, not one per connection: the
+/// buffer is flushed when it fills or the input pauses (the streaming test in
+/// tests/cli.rs checks the pause).
+#[test]
+fn jsonl_output_is_written_in_blocks() {
+    use tcpshake::pipeline::analyze_files;
+    use tcpshake::report::JsonlReporter;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.pcap");
+    std::fs::write(&path, pcap(1, &many_connections())).unwrap();
+    let sys = Syscalls::default();
+    let mut reporter = JsonlReporter::new(std::io::BufWriter::with_capacity(1 << 16, sys.clone()));
+    let ok = analyze_files(
+        &[path],
+        &Config::default(),
+        &Default::default(),
+        &mut reporter,
+        &mut |_| Box::new(()),
+        &mut |m| panic!("{m}"),
+    )
+    .unwrap();
+    assert!(ok);
+    drop(reporter);
+    let (writes, bytes) = sys.0.get();
+    // 3,000 connection lines, a file line and a summary line.
+    assert!(bytes > 3000 * 500, "{bytes} bytes");
+    assert!(
+        writes <= bytes / (1 << 16) + 20,
+        "{writes} writes for {bytes} bytes of 3,002 lines"
+    );
+}

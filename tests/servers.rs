@@ -245,3 +245,38 @@ fn bad_interval_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(err.contains("--interval"), "{err}");
 }
+
+#[test]
+fn paws_drops_are_stated_with_their_numbers() {
+    let r = servers_json(&testdata("servers-paws.pcap"), &[]);
+    let d = &r["diagnoses"][0];
+    assert_eq!(d["id"], "time_wait_rejection");
+    assert_eq!(
+        d["examples"],
+        serde_json::json!([6, 8]),
+        "host B's attempts"
+    );
+    let msg = d["message"].as_str().unwrap();
+    // Host B's SYN at 1 s read 101000; host A's answered SYN at 0 s read 4000000.
+    assert!(
+        msg.starts_with("2 attempts from 1 client address had their SYN dropped"),
+        "{msg}"
+    );
+    assert!(msg.contains("up to 3899000 ticks behind"), "{msg}");
+    assert!(msg.contains("PAWS"), "{msg}");
+    assert!(!msg.contains("challenge"), "{msg}");
+    let l = &r["listeners"][0];
+    assert_eq!(l["syn_never_answered"], 2);
+    assert_eq!(l["syns"], 12, "6 single SYNs, host B's 2 × 3");
+}
+
+#[test]
+fn flood_sources_are_counted_past_the_former_cap_of_64() {
+    let r = servers_json(&testdata("servers-syn-flood.pcap"), &[]);
+    let msg = r["diagnoses"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("from 100 source addresses, none of which"),
+        "{msg}"
+    );
+    assert!(!msg.contains('+'), "{msg}");
+}

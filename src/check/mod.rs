@@ -27,8 +27,8 @@ use crate::capture::DamagedRegion;
 use crate::filter::Filter;
 use crate::flow::Endpoint;
 use crate::judge::Config;
+use crate::model::FlowIds;
 use crate::model::connection::{Close, ConnectionReport, Handshake};
-use crate::model::{FileReport, FlowIds};
 use crate::pipeline::analyze_path_filtered;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -203,20 +203,7 @@ pub fn check_file(
             v.error = Some(e.to_string());
         }
         Ok(report) => {
-            v.capture_findings.extend(gate.count_violation());
-            v.capture_findings.extend(gate.server_violations());
-            if policy.expect_connections.is_none() && v.judged == 0 {
-                v.capture_findings.push(Violation {
-                    frame: 0,
-                    kind: "no_connections".into(),
-                    severity: None,
-                    expected: Some(Observed::Text("1..".into())),
-                    actual: Some(Observed::Integer(0)),
-                    message: "no connection was judged; --expect-connections 0 accepts that".into(),
-                });
-            }
-            v.capture_findings
-                .extend(decode_error_violation(&report, policy.max_decode_errors));
+            v.capture_findings.extend(gate.end_violations(&report));
             v.failed.sort_by_key(|f| f.connection.id);
             if !v.failed.is_empty() || !v.capture_findings.is_empty() {
                 v.status = Status::Fail;
@@ -245,32 +232,6 @@ pub fn check_file(
         }
     }
     v
-}
-
-/// More than `max_percent` of the frames could not be decoded: the violation,
-/// with the count of each reason.
-fn decode_error_violation(report: &FileReport, max_percent: f64) -> Option<Violation> {
-    let (errors, frames) = (report.decode_error_count, report.frames);
-    if errors == 0 || frames == 0 || errors as f64 * 100.0 <= max_percent * frames as f64 {
-        return None;
-    }
-    let share = errors as f64 * 100.0 / frames as f64;
-    let reasons: Vec<String> = report
-        .decode_errors_by_reason
-        .iter()
-        .map(|(reason, r)| format!("{reason} {}", r.count))
-        .collect();
-    Some(Violation {
-        frame: report.decode_errors.first().map_or(0, |e| e.frame),
-        kind: "decode_errors".into(),
-        severity: None,
-        expected: Some(Observed::Text(format!("≤ {max_percent}%"))),
-        actual: Some(Observed::Text(format!("{share:.2}%"))),
-        message: format!(
-            "{errors} of {frames} frames ({share:.2}%) could not be decoded, more than {max_percent}% ({}); --max-decode-errors raises the bound",
-            reasons.join(", ")
-        ),
-    })
 }
 
 /// Judges many captures in parallel; results come back in input order.

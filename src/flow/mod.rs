@@ -11,6 +11,7 @@ pub use tracker::{Limits, PreviousUse, Settings, Tracker};
 mod attempt;
 mod clock;
 mod expiry;
+mod recent;
 
 pub use clock::TimeJump;
 
@@ -18,9 +19,10 @@ use crate::capture::Timestamp;
 use crate::decode::{IpAddress, TcpSegment, TunnelKey};
 use attempt::Attempt;
 use clock::Clock;
-use expiry::{Due, Recent};
+use expiry::Due;
+use recent::RecentTuples;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 
 /// The hasher of every map keyed by what came off the wire: seeded at random
@@ -177,7 +179,7 @@ fn ends_before<C: Tracker>(
 }
 
 /// A live connection with its times in table time (see `clock`).
-struct Slot<C> {
+struct Slot<C: Tracker> {
     held: Held<C>,
     /// Table time of the last segment.
     seen: i64,
@@ -186,10 +188,14 @@ struct Slot<C> {
 }
 
 /// A live connection's state: boxed so the table's buckets stay small (one
-/// allocation per connection), and a bare SYN while that is all it is.
-enum Held<C> {
+/// allocation per connection), a bare SYN while that is all it is, and packed
+/// while its close is complete.
+enum Held<C: Tracker> {
     Attempt(Box<Attempt>),
     Full(Box<C>),
+    Closed(Box<C::Packed>),
+    /// Only for the moment of packing.
+    Moving,
 }
 
 impl<C: Tracker> Slot<C> {
@@ -197,6 +203,8 @@ impl<C: Tracker> Slot<C> {
         match &self.held {
             Held::Attempt(a) => a.id,
             Held::Full(c) => c.id(),
+            Held::Closed(p) => C::packed_id(p),
+            Held::Moving => unreachable!("a slot is never seen while it is being packed"),
         }
     }
 
@@ -204,24 +212,38 @@ impl<C: Tracker> Slot<C> {
         match &self.held {
             Held::Attempt(_) => false,
             Held::Full(c) => c.close_complete(),
+            Held::Closed(_) => true,
+            Held::Moving => unreachable!("a slot is never seen while it is being packed"),
         }
     }
 
-    /// The full connection, made from the attempt's SYN if need be.
+    /// The full connection, made from the attempt's SYN or unpacked if need be.
     fn full(&mut self, settings: &C::Settings) -> &mut C {
-        if let Held::Attempt(a) = &self.held {
-            self.held = Held::Full(a.promote(settings));
+        match std::mem::replace(&mut self.held, Held::Moving) {
+            Held::Attempt(a) => self.held = Held::Full(a.promote(settings)),
+            Held::Closed(p) => self.held = Held::Full(C::unpack(p)),
+            held => self.held = held,
         }
         match &mut self.held {
             Held::Full(c) => c,
-            Held::Attempt(_) => unreachable!("promoted above"),
+            _ => unreachable!("made full above"),
         }
+    }
+
+    /// Packs a full connection (its close is complete).
+    fn pack(&mut self, scratch: &mut Vec<u8>) {
+        self.held = match std::mem::replace(&mut self.held, Held::Moving) {
+            Held::Full(c) => Held::Closed(c.pack(scratch)),
+            held => held,
+        };
     }
 
     fn into_full(self, settings: &C::Settings) -> Box<C> {
         match self.held {
             Held::Attempt(a) => a.promote(settings),
             Held::Full(c) => c,
+            Held::Closed(p) => C::unpack(p),
+            Held::Moving => unreachable!("a slot is never seen while it is being packed"),
         }
     }
 }
@@ -237,14 +259,15 @@ pub struct FlowTable<S: Settings> {
     config: Limits,
     live: FlowMap<Slot<S::Conn>>,
     due: BinaryHeap<Reverse<Due>>,
-    recent: FlowMap<Recent>,
-    /// Closed 4-tuples in the order they were remembered (table time), to
-    /// forget them after 2·MSL, or the oldest first when the memory is full.
-    recent_order: VecDeque<(i64, FlowKey)>,
+    /// Closed 4-tuples, forgotten after 2·MSL, or the oldest first when the
+    /// memory is full.
+    recent: RecentTuples,
     next_id: u64,
     clock: Clock,
     last_sweep: Option<i64>,
     scratch: Vec<(u64, FlowKey)>,
+    /// Reused by every packing.
+    scratch_bytes: Vec<u8>,
     /// Connections ended early because the table was full.
     pub evicted: u64,
     /// Closed 4-tuples forgotten before 2·MSL because their memory was full.
@@ -271,12 +294,12 @@ impl<S: Settings> FlowTable<S> {
             settings,
             live: FlowMap::with_hasher(hasher.clone()),
             due: BinaryHeap::new(),
-            recent: FlowMap::with_hasher(hasher),
-            recent_order: VecDeque::new(),
+            recent: RecentTuples::new(hasher),
             next_id: first_id,
             clock: Clock::new(jump),
             last_sweep: None,
             scratch: Vec::new(),
+            scratch_bytes: Vec::new(),
             evicted: 0,
             forgotten: 0,
         }
@@ -327,6 +350,11 @@ impl<S: Settings> FlowTable<S> {
                 if syn {
                     slot.syn_seen = now;
                 }
+                if closed {
+                    // The close timeout's wait is where a busy server holds
+                    // most of its connections: they wait packed.
+                    slot.pack(&mut self.scratch_bytes);
+                }
                 if !was_closed && closed {
                     // Once per connection: its close timeout starts now.
                     let (id, at) = (id, now.saturating_add(self.config.close_timeout));
@@ -343,8 +371,8 @@ impl<S: Settings> FlowTable<S> {
             previous = self
                 .recent
                 .get(&key)
-                .filter(|r| now.saturating_sub(r.ended_at) <= self.config.two_msl)
-                .map(|r| r.previous_use());
+                .filter(|&(_, ended_at)| now.saturating_sub(ended_at) <= self.config.two_msl)
+                .map(|(p, _)| p);
             if self.live.len() >= self.config.max_connections {
                 self.evict(emit);
             }
@@ -399,22 +427,12 @@ impl<S: Settings> FlowTable<S> {
         c.close_timeout.min(c.idle_timeout)
     }
 
-    fn remember(&mut self, key: FlowKey, conn: &S::Conn, seen: i64, now: i64) {
+    fn remember(&mut self, key: FlowKey, conn: &S::Conn, seen: i64) {
         if !(conn.closed_for_reuse() || conn.client_isn().is_some()) {
             return;
         }
-        let limit = self.config.max_connections.max(1);
-        while self.recent.len() >= limit {
-            let Some((_, old)) = self.recent_order.pop_front() else {
-                break;
-            };
-            if self.recent.remove(&old).is_some() {
-                self.forgotten += 1;
-            }
-        }
-        self.recent
-            .insert(key, Recent::of(conn.previous_use(), seen));
-        self.recent_order.push_back((now, key));
+        let limit = self.config.max_connections;
+        self.forgotten += self.recent.insert(&key, conn.previous_use(), seen, limit);
     }
 
     /// Ends connections whose timeouts passed by `now`, even when no segment
@@ -447,20 +465,7 @@ impl<S: Settings> FlowTable<S> {
     }
 
     fn sweep(&mut self, now: i64, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        let two_msl = self.config.two_msl;
-        while let Some(&(at, key)) = self.recent_order.front() {
-            if now.saturating_sub(at) <= two_msl {
-                break;
-            }
-            self.recent_order.pop_front();
-            if self
-                .recent
-                .get(&key)
-                .is_some_and(|r| now.saturating_sub(r.ended_at) > two_msl)
-            {
-                self.recent.remove(&key);
-            }
-        }
+        self.recent.expire(now, self.config.two_msl);
         let (close_to, idle_to) = (self.config.close_timeout, self.config.idle_timeout);
         self.scratch.clear();
         while let Some(Reverse(d)) = self.due.peek().copied() {
@@ -492,7 +497,7 @@ impl<S: Settings> FlowTable<S> {
             if let Some(slot) = self.live.remove(&k) {
                 let seen = slot.seen;
                 let conn = slot.into_full(&self.settings);
-                self.remember(k, &conn, seen, now);
+                self.remember(k, &conn, seen);
                 emit(conn);
             }
         }
@@ -530,7 +535,6 @@ impl<S: Settings> FlowTable<S> {
             emit(s.into_full(&self.settings));
         }
         self.recent.clear();
-        self.recent_order.clear();
         self.due.clear();
     }
 }

@@ -93,4 +93,13 @@ pub trait Tracker {
     fn previous_use(&self) -> PreviousUse;
     /// The table was full and ended this connection early.
     fn mark_evicted(&mut self);
+    /// The connection in compact form, while its close is complete and it
+    /// waits out the close timeout (most of a busy server's table).
+    type Packed;
+    /// Packs a connection whose close is complete; `scratch` is reused between calls.
+    fn pack(self: Box<Self>, scratch: &mut Vec<u8>) -> Box<Self::Packed>;
+    /// The connection exactly as it was packed.
+    fn unpack(packed: Box<Self::Packed>) -> Box<Self>;
+    /// The id of a packed connection.
+    fn packed_id(packed: &Self::Packed) -> u64;
 }

@@ -123,3 +123,12 @@ impl super::Connection {
         self.attempt.rst(ts, start, from, phase);
     }
 }
+
+super::packed::packed!(AttemptTrack {
+    syns,
+    first_syn,
+    last_syn,
+    established,
+    server_spoke_after_final_ack,
+    facts,
+});

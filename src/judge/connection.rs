@@ -507,6 +507,16 @@ impl Tracker for Connection {
     fn close_complete(&self) -> bool {
         Connection::close_complete(self)
     }
+    type Packed = super::PackedConnection;
+    fn pack(self: Box<Self>, scratch: &mut Vec<u8>) -> Box<Self::Packed> {
+        Box::new(super::PackedConnection::pack(*self, scratch))
+    }
+    fn unpack(packed: Box<Self::Packed>) -> Box<Self> {
+        Box::new(packed.unpack())
+    }
+    fn packed_id(packed: &Self::Packed) -> u64 {
+        packed.id()
+    }
     fn client_isn(&self) -> Option<SeqNumber> {
         Connection::client_isn(self)
     }
@@ -559,3 +569,73 @@ impl Connection {
         self.push(f);
     }
 }
+
+super::packed::packed!(Peer {
+    isn,
+    old_isn,
+    base,
+    last_syn_ts,
+    syn_data_len,
+    tfo,
+    wscale,
+    sent_syn_segment,
+    next_seq,
+    data_end,
+    max_ack,
+    window,
+    window_known,
+    fin_seq,
+    fin_frame,
+    fin_ts,
+    fin_resent,
+    fin_ack,
+    fin_acked_frame,
+    acked_peer_fin,
+    acked_fin_seq_frame,
+    rst_frame,
+    state,
+    synchronized,
+    packets,
+    payload_bytes,
+    reported_ack_nonzero,
+    last_ts,
+});
+super::packed::packed!(Connection {
+    id,
+    client,
+    server,
+    first_frame,
+    last_frame,
+    start,
+    last_ts,
+    c,
+    s,
+    simultaneous_open,
+    synack_frame,
+    synack_ts,
+    synack_ok,
+    pending_synack_ack,
+    third_ack_checked,
+    third_ack,
+    final_ack,
+    rtt_syn_synack,
+    rtt_synack_ack,
+    simultaneous_close,
+    first_fin_by,
+    reset_by,
+    reset_after_close,
+    client_sent_after_synack,
+    zeek,
+    completeness,
+    transfer,
+    ws_counts,
+    listed,
+    once,
+    evicted,
+    attempt,
+} skip {
+    pending_early_server_data,
+    findings,
+    suppressed,
+    tunnels,
+});

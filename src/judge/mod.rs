@@ -14,6 +14,7 @@ mod connection;
 mod data;
 mod finish;
 mod handshake;
+mod packed;
 mod state;
 mod teardown;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod wireshark;
 pub mod zeek;
 
 pub use connection::{Connection, MAX_FINDINGS};
+pub use packed::PackedConnection;
 pub use state::State;
 // Report data lives in `crate::model` and flow types in `crate::flow`; these
 // names stay here for callers that take everything from the judge.

@@ -650,3 +650,144 @@ fn carries_dsack(seg: &TcpSegment<'_>, ack: SeqNumber) -> bool {
         }
     })
 }
+
+use super::packed::{Pack, Reader, Writer, packed};
+
+impl Pack for Flags {
+    fn pack(&self, w: &mut Writer) {
+        self.0.pack(w)
+    }
+    fn unpack(r: &mut Reader<'_>) -> Self {
+        Flags(u64::unpack(r))
+    }
+}
+
+impl Pack for Scale {
+    fn pack(&self, w: &mut Writer) {
+        match *self {
+            Scale::Unknown => 0u16.pack(w),
+            Scale::NoScaling => 1u16.pack(w),
+            Scale::Shift(s) => (2 + s as u16).pack(w),
+        }
+    }
+    fn unpack(r: &mut Reader<'_>) -> Self {
+        match u16::unpack(r) {
+            0 => Scale::Unknown,
+            1 => Scale::NoScaling,
+            s => Scale::Shift((s - 2) as u8),
+        }
+    }
+}
+
+packed!(Unacked {
+    seq,
+    end,
+    frame,
+    ts,
+    retransmitted
+});
+packed!(Transfer {
+    dirs,
+    last_syn,
+    irtt
+});
+
+impl Pack for Dir {
+    /// As [`packed!`] would, but only the RTT samples taken, not all the slots.
+    fn pack(&self, w: &mut Writer) {
+        let Dir {
+            next_seq,
+            next_seq_ts,
+            max_seq_to_be_acked,
+            last_ack,
+            last_window,
+            window_stale,
+            dup_acks,
+            last_nondup_ack_frame,
+            last_flags,
+            last_ts,
+            scale,
+            first_ack_seen,
+            unacked,
+            unacked_sorted,
+            probe,
+            right_edge,
+            zero_window_since,
+            rtt,
+            rtt_len,
+            rtt_seen,
+            stats,
+        } = self;
+        next_seq.pack(w);
+        next_seq_ts.pack(w);
+        max_seq_to_be_acked.pack(w);
+        last_ack.pack(w);
+        last_window.pack(w);
+        window_stale.pack(w);
+        dup_acks.pack(w);
+        last_nondup_ack_frame.pack(w);
+        last_flags.pack(w);
+        last_ts.pack(w);
+        scale.pack(w);
+        first_ack_seen.pack(w);
+        unacked.pack(w);
+        unacked_sorted.pack(w);
+        probe.pack(w);
+        right_edge.pack(w);
+        zero_window_since.pack(w);
+        rtt_len.pack(w);
+        for v in &rtt[..*rtt_len] {
+            v.pack(w);
+        }
+        rtt_seen.pack(w);
+        stats.pack(w);
+    }
+
+    fn unpack(r: &mut Reader<'_>) -> Self {
+        let next_seq = Pack::unpack(r);
+        let next_seq_ts = Pack::unpack(r);
+        let max_seq_to_be_acked = Pack::unpack(r);
+        let last_ack = Pack::unpack(r);
+        let last_window = Pack::unpack(r);
+        let window_stale = Pack::unpack(r);
+        let dup_acks = Pack::unpack(r);
+        let last_nondup_ack_frame = Pack::unpack(r);
+        let last_flags = Pack::unpack(r);
+        let last_ts = Pack::unpack(r);
+        let scale = Pack::unpack(r);
+        let first_ack_seen = Pack::unpack(r);
+        let unacked = Pack::unpack(r);
+        let unacked_sorted = Pack::unpack(r);
+        let probe = Pack::unpack(r);
+        let right_edge = Pack::unpack(r);
+        let zero_window_since = Pack::unpack(r);
+        let rtt_len = usize::unpack(r);
+        let mut rtt = [0.0; MAX_RTT_SAMPLES];
+        for v in &mut rtt[..rtt_len] {
+            *v = f32::unpack(r);
+        }
+        Dir {
+            next_seq,
+            next_seq_ts,
+            max_seq_to_be_acked,
+            last_ack,
+            last_window,
+            window_stale,
+            dup_acks,
+            last_nondup_ack_frame,
+            last_flags,
+            last_ts,
+            scale,
+            first_ack_seen,
+            unacked,
+            unacked_sorted,
+            probe,
+            right_edge,
+            zero_window_since,
+            rtt,
+            rtt_len,
+            rtt_seen: Pack::unpack(r),
+            stats: Pack::unpack(r),
+        }
+    }
+}

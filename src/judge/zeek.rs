@@ -478,3 +478,38 @@ mod tests {
         assert!(!rstos0_history(b"R"));
     }
 }
+
+use super::packed::{Pack, Reader, Writer, by_position, packed};
+
+by_position!(
+    ZState,
+    [
+        ZState::Inactive,
+        ZState::SynSent,
+        ZState::SynAckSent,
+        ZState::Partial,
+        ZState::Established,
+        ZState::Closed,
+        ZState::Reset,
+    ]
+);
+packed!(ZEnd {
+    state,
+    prev_state,
+    start_seq,
+    last_seq,
+    hist_seen,
+    last_syn,
+    last_fin,
+    last_rst,
+    rxmit,
+    zero_windows,
+    payload,
+});
+packed!(ZeekConn {
+    orig_is_client,
+    ends,
+    history,
+    orig_pkts,
+    resp_pkts,
+});

@@ -12,4 +12,6 @@ mod session;
 #[cfg(feature = "live")]
 pub use self::pcap::{PcapSource, default_interface, list_interfaces, open, stop_on_ctrl_c};
 pub use output::{LiveFormat, LiveReport, StatusLine};
-pub use session::{Drops, FrameSource, LiveError, LiveOptions, LiveStatus, Next, Packet, run};
+pub use session::{
+    Drops, FrameSource, LiveError, LiveOptions, LiveStatus, Next, Packet, run, run_with_tally,
+};

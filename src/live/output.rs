@@ -4,8 +4,8 @@
 
 use super::session::LiveStatus;
 use crate::check::Gate;
-use crate::model::Summary;
 use crate::model::connection::ConnectionReport;
+use crate::model::{FileReport, Summary};
 use crate::report::{JsonlReporter, Reporter, connection_block};
 use serde::Serialize;
 use std::cell::Cell;
@@ -119,6 +119,25 @@ impl<W: Write> LiveReport<W> {
     /// The policy's verdict so far, under `--check`.
     pub fn gate(&self) -> Option<&Gate> {
         self.gate.as_ref()
+    }
+
+    /// Under `--check`, once the session ended: the rules `check` applies to
+    /// a whole file (connection count, server rules, decode errors over
+    /// `tally`), each failure written to `fails` as a `tcpshake: FAIL` line.
+    /// Whether the session passed the policy; None without `--check`.
+    pub fn end_check(
+        &mut self,
+        tally: &FileReport,
+        fails: &mut dyn Write,
+    ) -> io::Result<Option<bool>> {
+        let Some(g) = &mut self.gate else {
+            return Ok(None);
+        };
+        let violations = g.end_violations(tally);
+        for x in &violations {
+            writeln!(fails, "tcpshake: FAIL {}: {}", x.kind, x.message)?;
+        }
+        Ok(Some(g.failed() == 0 && violations.is_empty()))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::capture::{Frame, PcapWriter, Timestamp};
 use crate::judge::Config;
+use crate::model::FileReport;
 use crate::model::connection::ConnectionReport;
 use crate::pipeline::Pipeline;
 use std::cell::Cell;
@@ -150,6 +151,30 @@ pub fn run(
     on_connection: &mut dyn FnMut(ConnectionReport),
     on_status: &mut dyn FnMut(&LiveStatus),
 ) -> Result<LiveStatus, LiveError> {
+    run_with_tally(
+        source,
+        opts,
+        config,
+        stop,
+        on_ready,
+        on_connection,
+        on_status,
+    )
+    .map(|(status, _)| status)
+}
+
+/// [`run`], also returning what the session's frames were (counts, decode
+/// errors by reason), which `live --check` judges at the end as `check`
+/// judges a file.
+pub fn run_with_tally(
+    source: &mut dyn FrameSource,
+    opts: &LiveOptions,
+    config: &Config,
+    stop: &AtomicBool,
+    on_ready: &mut dyn FnMut(),
+    on_connection: &mut dyn FnMut(ConnectionReport),
+    on_status: &mut dyn FnMut(&LiveStatus),
+) -> Result<(LiveStatus, FileReport), LiveError> {
     let link_type = source.link_type();
     let mut writer = match &opts.write {
         Some(p) => {
@@ -222,7 +247,10 @@ pub fn run(
     if let Some(mut w) = writer {
         w.flush().map_err(write_error(opts))?;
     }
-    Ok(status)
+    // The frame count is the reader's to fill in: here, the packets.
+    let mut tally = pipeline.tally().clone();
+    tally.frames = number;
+    Ok((status, tally))
 }
 
 fn update(status: &mut LiveStatus, source: &mut dyn FrameSource, p: &Pipeline, packets: u64) {

@@ -99,6 +99,10 @@ impl<W: Write> Reporter for CsvReporter<W> {
         )
     }
 
+    fn idle(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self, _files: &[FileReport], _summary: &Summary) -> io::Result<()> {
         self.header()?;
         self.out.flush()

@@ -42,6 +42,10 @@ impl<W: Write> Reporter for JsonReporter<W> {
         Ok(())
     }
 
+    fn idle(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn finish(&mut self, files: &[FileReport], summary: &Summary) -> io::Result<()> {
         self.start()?;
         self.out.write_all(b"\n],\n\"files\":")?;
@@ -54,8 +58,9 @@ impl<W: Write> Reporter for JsonReporter<W> {
 }
 
 /// JSON Lines: one object per line, each with a `record` field
-/// (`connection`, `file` or `summary`). Connections are written and flushed
-/// the moment they finish, so the output works on endless input.
+/// (`connection`, `file` or `summary`). Connections are written the moment
+/// they finish and flushed whenever the input pauses ([`Reporter::idle`]), so
+/// the output works on endless input without a system call per line.
 pub struct JsonlReporter<W: Write> {
     out: W,
 }
@@ -82,7 +87,10 @@ impl<W: Write> Reporter for JsonlReporter<W> {
                 inner: c,
             },
         )?;
-        self.out.write_all(b"\n")?;
+        self.out.write_all(b"\n")
+    }
+
+    fn idle(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 

@@ -22,4 +22,12 @@ pub trait Reporter {
     fn connection(&mut self, c: &ConnectionReport) -> io::Result<()>;
     /// The run ended.
     fn finish(&mut self, files: &[FileReport], summary: &Summary) -> io::Result<()>;
+    /// The input has nothing more buffered: what was written so far goes out
+    /// now. Connections are written into a buffer and reach the output here
+    /// (or when the buffer fills), not one `write` each, yet a reader of
+    /// `tcpdump -w - | tcpshake analyze -` still sees every line as soon as
+    /// the input pauses.
+    fn idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }

@@ -306,7 +306,10 @@ impl<W: Write> Reporter for TableReporter<W> {
             writeln!(self.out, "{title}:")?;
         }
         self.printed += 1;
-        write!(self.out, "{}", connection_block_at(c, self.time, origin))?;
+        write!(self.out, "{}", connection_block_at(c, self.time, origin))
+    }
+
+    fn idle(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 

@@ -14,7 +14,7 @@ pub const SYN_DROPS_MIN: u64 = 5;
 /// …that many percent of the listener's attempts…
 pub const SYN_DROPS_MIN_PCT: f64 = 10.0;
 /// …from at least this many client addresses.
-pub const SYN_DROPS_MIN_CLIENTS: usize = 3;
+pub const SYN_DROPS_MIN_CLIENTS: u64 = 3;
 /// accept_queue_overflow: connections with a SYN-ACK resent after the final
 /// ACK, or a RST in answer to it.
 pub const ACCEPT_OVERFLOW_MIN: u64 = 2;
@@ -23,7 +23,7 @@ pub const FLOOD_MIN: u64 = 50;
 /// …at least this share of the attempts…
 pub const FLOOD_MIN_PCT: f64 = 50.0;
 /// …from at least this many source addresses…
-pub const FLOOD_MIN_SOURCES: usize = 20;
+pub const FLOOD_MIN_SOURCES: u64 = 20;
 /// …and at most this share of failed attempts with SYN retries.
 pub const FLOOD_MAX_RETRY_PCT: f64 = 10.0;
 /// syn_cookies_suspected: SYN-ACKs that look like cookies…
@@ -132,7 +132,7 @@ pub fn listener(
     let n = e.syn_backoff.count;
     if n >= SYN_DROPS_MIN
         && pct(n, s.attempts) >= SYN_DROPS_MIN_PCT
-        && e.syn_backoff.sources.len() >= SYN_DROPS_MIN_CLIENTS
+        && e.syn_backoff.sources.count() >= SYN_DROPS_MIN_CLIENTS
     {
         out.push(from_evidence(
             "syn_queue_drops",
@@ -140,11 +140,10 @@ pub fn listener(
             &e.syn_backoff,
             s.attempts,
             format!(
-                "{n} of {} connections ({:.1}%) from {}{} clients were answered only after 1–{} SYN retransmissions on the backoff ladder; time to establish p99 {}: the SYN backlog was full or SYNs were dropped before it (SYN cookies off)",
+                "{n} of {} connections ({:.1}%) from {} were answered only after 1–{} SYN retransmissions on the backoff ladder; time to establish p99 {}: the SYN backlog was full or SYNs were dropped before it (SYN cookies off)",
                 s.attempts,
                 pct(n, s.attempts),
-                e.syn_backoff.sources.len(),
-                if e.syn_backoff.sources.capped { "+" } else { "" },
+                e.syn_backoff.sources.describe("client", "clients"),
                 e.syn_backoff_max_retries,
                 d(tte.p99),
             ),
@@ -191,7 +190,7 @@ pub fn listener(
     let failed = f.count + e.failed_with_retries;
     if f.count >= FLOOD_MIN
         && pct(failed, s.attempts) >= FLOOD_MIN_PCT
-        && f.sources.len() >= FLOOD_MIN_SOURCES
+        && f.sources.count() >= FLOOD_MIN_SOURCES
         && pct(e.failed_with_retries, failed) <= FLOOD_MAX_RETRY_PCT
     {
         out.push(from_evidence(
@@ -200,12 +199,11 @@ pub fn listener(
             f,
             s.attempts,
             format!(
-                "{} of {} attempts ({:.1}%) were never answered or never completed, from {}{} source addresses, none of which sent its SYN again (spoofed sources): a SYN flood",
+                "{} of {} attempts ({:.1}%) were never answered or never completed, from {}, none of which sent its SYN again (spoofed sources): a SYN flood",
                 f.count,
                 s.attempts,
                 pct(f.count, s.attempts),
-                f.sources.len(),
-                if f.sources.capped { "+" } else { "" },
+                f.sources.describe("source address", "source addresses"),
             ),
         ));
     }
@@ -279,22 +277,34 @@ pub fn listener(
             ));
         }
         if paws.count > 0 {
+            let (its, they) = if paws.count == 1 {
+                ("its", "")
+            } else {
+                ("their", "s")
+            };
             parts.push(format!(
-                "{} SYN{} dropped while the client address's TCP timestamps went backwards (PAWS)",
+                "{} attempt{they} from {} had {its} SYN dropped (sent again or never answered) while {its} TCP timestamp was up to {} ticks behind that of an earlier answered SYN from the same address (PAWS, RFC 7323 §5)",
                 paws.count,
-                if paws.count == 1 { " was" } else { "s were" }
+                paws.sources.describe("client address", "client addresses"),
+                e.paws_max_behind,
             ));
         }
+        let why = match (ch.count > 0, paws.count > 0) {
+            (true, false) => "the server rejected new connections from TIME-WAIT",
+            (false, _) => {
+                "the server checks timestamps per client address (as Linux's former tcp_tw_recycle did), and hosts behind one address (a NAT) have clocks that differ"
+            }
+            (true, true) => {
+                "the server rejected new connections from TIME-WAIT and checks timestamps per client address, which hosts behind one address (a NAT) fail"
+            }
+        };
         out.push(diag(
             "time_wait_rejection",
             subject,
             ch.count + paws.count,
             s.attempts,
             &ex,
-            format!(
-                "{}: the server rejected new connections from TIME-WAIT",
-                parts.join("; ")
-            ),
+            format!("{}: {why}", parts.join("; ")),
         ));
     }
 

@@ -105,7 +105,7 @@ impl ServerView {
             }
             None => {
                 self.untracked_clients += 1;
-                false
+                None
             }
         };
         let n = self.listeners.len();
@@ -566,6 +566,68 @@ mod tests {
         assert!(stats::on_backoff_ladder(3, 2.1), "linear timeouts");
         assert!(stats::on_backoff_ladder(6, 6.0), "4 linear, then 2 s");
         assert!(!stats::on_backoff_ladder(3, 5.0));
+    }
+
+    fn v4(i: u32) -> IpAddress {
+        IpAddress::V4(i.to_be_bytes())
+    }
+
+    #[test]
+    fn sources_are_exact_up_to_the_bound_then_estimated() {
+        let mut s = stats::Sources::default();
+        for round in 0..3 {
+            for i in 0..stats::EXACT_SOURCES as u32 {
+                s.add(v4(i));
+            }
+            assert_eq!(s.count(), stats::EXACT_SOURCES as u64, "round {round}");
+            assert!(!s.is_estimate());
+        }
+        assert_eq!(s.describe("source", "sources"), "256 sources");
+        for i in 0..100_000 {
+            s.add(v4(i));
+        }
+        assert!(s.is_estimate());
+        let n = s.count() as f64;
+        // Four standard errors of the 2^12-register estimate.
+        let tolerance = 4.0 * stats::ESTIMATE_ERROR_PCT / 100.0;
+        assert!((n - 1e5).abs() / 1e5 < tolerance, "{n}");
+        let said = s.describe("source", "sources");
+        assert!(said.starts_with("about ") && said.contains(" sources (counted exactly up to 256, then estimated by HyperLogLog with a standard error of 1.6%)"), "{said}");
+    }
+
+    #[test]
+    fn merged_sources_count_each_address_once() {
+        // Tolerances are four standard errors of the estimate.
+        let (mut a, mut b) = (stats::Sources::default(), stats::Sources::default());
+        for i in 0..200 {
+            a.add(v4(i));
+            b.add(v4(i + 100));
+        }
+        let mut exact = a.clone();
+        exact.merge(&b);
+        assert!(
+            exact.is_estimate(),
+            "300 addresses are past the exact bound"
+        );
+        let n = exact.count() as f64;
+        assert!((n - 300.0).abs() / 300.0 < 0.065, "{n}");
+        let mut within = a.clone();
+        within.merge(&a);
+        assert_eq!(within.count(), 200);
+        assert!(!within.is_estimate());
+        let (mut big, mut other) = (stats::Sources::default(), stats::Sources::default());
+        for i in 0..50_000 {
+            big.add(v4(i));
+            other.add(v4(i + 25_000));
+        }
+        big.merge(&other);
+        let n = big.count() as f64;
+        assert!((n - 75_000.0).abs() / 75_000.0 < 0.065, "{n}");
+        let mut small = stats::Sources::default();
+        small.add(v4(1));
+        small.merge(&a);
+        assert_eq!(small.count(), 200);
+        assert!(!small.is_estimate());
     }
 
     #[test]

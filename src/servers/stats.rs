@@ -9,6 +9,7 @@ use crate::findings::Detail;
 use crate::findings::{FindingKind, Side};
 use crate::model::attempt::RstPhase;
 use crate::model::connection::{ConnectionReport, Handshake};
+use cardinality_estimator::CardinalityEstimator;
 use rustc_hash::FxHashSet;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -17,8 +18,12 @@ use sketches_ddsketch::{Config as SketchConfig, DDSketch};
 /// Distinct client addresses counted exactly per listener; past this the
 /// count is a lower bound (`distinct_clients_capped`).
 pub const MAX_DISTINCT_CLIENTS: usize = 4096;
-/// Distinct sources remembered per diagnosis.
-pub const MAX_SOURCES: usize = 64;
+/// Distinct source addresses counted exactly per diagnosis; past this the
+/// count is a HyperLogLog estimate ([`Sources`]).
+pub const EXACT_SOURCES: usize = 256;
+/// The relative standard error of that estimate: 1.04/√m with m = 2^12
+/// registers (Flajolet et al., "HyperLogLog", 2007).
+pub const ESTIMATE_ERROR_PCT: f64 = 1.625;
 /// Linux's default ephemeral range, `net.ipv4.ip_local_port_range` 32768–60999.
 pub const EPHEMERAL_RANGE: u32 = 28_232;
 
@@ -110,25 +115,120 @@ impl AddrSet {
     }
 }
 
+/// A HyperLogLog++ sketch of addresses; the crate's defaults: 2^12 six-bit
+/// registers (3 KiB), exact hashes below 128 entries.
+type Estimator = CardinalityEstimator<IpAddress>;
+
+/// Distinct source addresses in bounded memory: an exact set up to
+/// [`EXACT_SOURCES`], then a HyperLogLog estimate seeded with that set
+/// (relative standard error [`ESTIMATE_ERROR_PCT`]), never a silent cap.
+#[derive(Clone)]
+pub enum Sources {
+    Exact(FxHashSet<IpAddress>),
+    Estimated(Box<Estimator>),
+}
+
+impl Default for Sources {
+    fn default() -> Sources {
+        Sources::Exact(FxHashSet::default())
+    }
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sources::Exact(s) => write!(f, "Sources({} exact)", s.len()),
+            Sources::Estimated(e) => write!(f, "Sources(about {})", e.estimate()),
+        }
+    }
+}
+
+impl Sources {
+    pub fn add(&mut self, a: IpAddress) {
+        match self {
+            Sources::Exact(set) if set.len() < EXACT_SOURCES || set.contains(&a) => {
+                set.insert(a);
+            }
+            Sources::Exact(_) => {
+                self.estimate_from_now_on().insert(&a);
+            }
+            Sources::Estimated(e) => e.insert(&a),
+        }
+    }
+
+    /// Turns the exact set into an estimator holding the same addresses.
+    fn estimate_from_now_on(&mut self) -> &mut Estimator {
+        if let Sources::Exact(set) = self {
+            let mut e = Box::new(Estimator::new());
+            for a in set.iter() {
+                e.insert(a);
+            }
+            *self = Sources::Estimated(e);
+        }
+        match self {
+            Sources::Estimated(e) => e,
+            Sources::Exact(_) => unreachable!("just replaced"),
+        }
+    }
+
+    /// The number of distinct addresses: exact unless [`Sources::is_estimate`].
+    pub fn count(&self) -> u64 {
+        match self {
+            Sources::Exact(s) => s.len() as u64,
+            Sources::Estimated(e) => e.estimate() as u64,
+        }
+    }
+
+    pub fn is_estimate(&self) -> bool {
+        matches!(self, Sources::Estimated(_))
+    }
+
+    /// The count with its noun as a diagnosis states it: "60 source
+    /// addresses", or past the exact bound "about 5012 source addresses
+    /// (counted exactly up to 256, then estimated by HyperLogLog with a
+    /// standard error of 1.6%)".
+    pub fn describe(&self, one: &str, many: &str) -> String {
+        match self {
+            Sources::Exact(s) if s.len() == 1 => format!("1 {one}"),
+            Sources::Exact(s) => format!("{} {many}", s.len()),
+            Sources::Estimated(e) => format!(
+                "about {} {many} (counted exactly up to {EXACT_SOURCES}, then estimated by HyperLogLog with a standard error of {ESTIMATE_ERROR_PCT:.1}%)",
+                e.estimate()
+            ),
+        }
+    }
+
+    pub fn merge(&mut self, o: &Sources) {
+        match o {
+            Sources::Exact(set) => {
+                for a in set {
+                    self.add(*a);
+                }
+            }
+            Sources::Estimated(e) => self.estimate_from_now_on().merge(e),
+        }
+    }
+}
+
 /// The connections that support one diagnosis.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
     pub count: u64,
     pub examples: Examples,
-    pub sources: AddrSet,
+    pub sources: Sources,
 }
 
 impl Evidence {
     pub fn add(&mut self, c: &ConnectionReport) {
         self.count += 1;
         self.examples.add(c.id, c.first_frame, c.last_frame);
-        self.sources.add(c.client.addr, MAX_SOURCES);
+        self.sources.add(c.client.addr);
     }
 
     fn merge(&mut self, o: &Evidence) {
         self.count += o.count;
         self.examples.merge(&o.examples);
-        self.sources.merge(&o.sources, MAX_SOURCES);
+        self.sources.merge(&o.sources);
     }
 }
 
@@ -157,6 +257,8 @@ pub struct ListenerEvidence {
     pub challenge_ack: Evidence,
     /// Dropped SYNs whose TSval went backwards for the client address.
     pub paws: Evidence,
+    /// The most a PAWS-dropped SYN's TSval was behind (timestamp ticks).
+    pub paws_max_behind: u32,
 }
 
 impl ListenerEvidence {
@@ -172,6 +274,7 @@ impl ListenerEvidence {
         self.synack_full_options += o.synack_full_options;
         self.challenge_ack.merge(&o.challenge_ack);
         self.paws.merge(&o.paws);
+        self.paws_max_behind = self.paws_max_behind.max(o.paws_max_behind);
     }
 }
 
@@ -269,8 +372,8 @@ impl ListenerStats {
     }
 
     /// Counts one finished connection. `paws`: its SYN was dropped while its
-    /// TSval went backwards for the client address.
-    pub fn add(&mut self, c: &ConnectionReport, paws: bool) {
+    /// TSval was that far behind the client address's last answered SYN.
+    pub fn add(&mut self, c: &ConnectionReport, paws: Option<u32>) {
         self.connections += 1;
         let start = c.start.0;
         let end = start + (c.duration * 1e9) as i64;
@@ -364,7 +467,7 @@ impl ListenerStats {
         }
     }
 
-    fn evidence_of(&mut self, c: &ConnectionReport, paws: bool) {
+    fn evidence_of(&mut self, c: &ConnectionReport, paws: Option<u32>) {
         let a = &c.attempt;
         let e = &mut self.evidence;
         if a.synacks > 0
@@ -406,8 +509,9 @@ impl ListenerStats {
         if a.challenge_ack {
             e.challenge_ack.add(c);
         }
-        if paws {
+        if let Some(behind) = paws {
             e.paws.add(c);
+            e.paws_max_behind = e.paws_max_behind.max(behind);
         }
     }
 
@@ -466,8 +570,10 @@ pub struct ClientStats {
     pub reuse: Option<Box<Evidence>>,
     /// Ports used, one bit each; made once the client has many connections.
     pub ports: Option<Box<[u64; 1024]>>,
-    /// The TSval of the latest SYN seen, and when that connection started.
-    pub last_tsval: Option<(u32, Timestamp)>,
+    /// The TSval of the earliest- and of the latest-starting answered SYN,
+    /// with when each started: connections are counted as they finish, not
+    /// as they start, so a dropped SYN is compared with both.
+    pub answered_tsval: [Option<(u32, Timestamp)>; 2],
 }
 
 /// Connections from one address before its ports are tracked one by one.
@@ -475,8 +581,14 @@ pub const PORT_BITMAP_AFTER: u64 = 64;
 
 impl ClientStats {
     /// Counts one connection; `bitmaps_left` limits how many clients get a
-    /// port bitmap. Returns whether the SYN looks dropped by PAWS (RFC 7323 §5).
-    pub fn add(&mut self, c: &ConnectionReport, two_msl: f64, bitmaps_left: &mut usize) -> bool {
+    /// port bitmap. When the SYN looks dropped by PAWS (RFC 7323 §5): how far
+    /// its TSval was behind the last answered SYN from the address.
+    pub fn add(
+        &mut self,
+        c: &ConnectionReport,
+        two_msl: f64,
+        bitmaps_left: &mut usize,
+    ) -> Option<u32> {
         self.connections += 1;
         self.first = Some(self.first.map_or(c.start, |t| t.min(c.start)));
         self.last = Some(self.last.map_or(c.start, |t| t.max(c.start)));
@@ -496,18 +608,31 @@ impl ClientStats {
             let port = c.client.port as usize;
             p[port / 64] |= 1 << (port % 64);
         }
-        let mut paws = false;
+        let mut paws = None;
         if let Some(tsval) = c.attempt.syn_tsval {
+            // RFC 7323 §5: a server that keeps the last timestamp per peer
+            // drops a SYN whose TSval is older; the client retries or gives up.
             let dropped = c.syn_count > 1 || c.handshake == Handshake::Unanswered;
-            if let Some((prev, when)) = self.last_tsval {
-                if dropped && when < c.start && (prev.wrapping_sub(tsval) as i32) > 0 {
-                    paws = true;
+            if dropped {
+                paws = self
+                    .answered_tsval
+                    .iter()
+                    .flatten()
+                    .filter(|(_, when)| *when < c.start)
+                    .map(|(prev, _)| prev.wrapping_sub(tsval) as i32)
+                    .filter(|behind| *behind > 0)
+                    .max()
+                    .map(|behind| behind as u32);
+            }
+            // Only an answered SYN tells what the server accepted.
+            if c.attempt.synacks > 0 {
+                let [first, last] = &mut self.answered_tsval;
+                if first.is_none_or(|(_, when)| c.start < when) {
+                    *first = Some((tsval, c.start));
                 }
-                if c.start > when {
-                    self.last_tsval = Some((tsval, c.start));
+                if last.is_none_or(|(_, when)| c.start > when) {
+                    *last = Some((tsval, c.start));
                 }
-            } else {
-                self.last_tsval = Some((tsval, c.start));
             }
         }
         paws

@@ -80,6 +80,10 @@ pub trait FrameSink {
     /// come as separate calls but are one region in the summary, which has
     /// the final figures.
     fn damage(&mut self, _region: &DamagedRegion) {}
+
+    /// Called when the reader has used up what it buffered and is about to
+    /// wait for more input: the moment for a streaming consumer to flush.
+    fn idle(&mut self) {}
 }
 
 impl<F: FnMut(&Frame<'_>)> FrameSink for F {

@@ -86,6 +86,9 @@ impl ReadState {
     ) {
         let rl = p.record_len;
         loop {
+            if w.len() < rl {
+                sink.idle();
+            }
             match w.fill(rl) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -108,6 +111,9 @@ impl ReadState {
                 }
             }
             let total = rl + h.caplen as usize;
+            if w.len() < total {
+                sink.idle();
+            }
             match w.fill(total) {
                 Ok(true) => {}
                 Ok(false) => {

@@ -67,6 +67,9 @@ impl ReadState {
         sink: &mut dyn FrameSink,
     ) {
         loop {
+            if w.len() < 12 {
+                sink.idle();
+            }
             match w.fill(12) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -78,6 +81,11 @@ impl ReadState {
                 Err(e) => return self.read_failed(&e),
             }
             let framing = ng.frame(w.data());
+            if let Ok((_, len, _)) = framing
+                && w.len() < len
+            {
+                sink.idle();
+            }
             let (len, be) = match framing {
                 Ok((_, len, be)) => match w.fill(len) {
                     Ok(true) => {
