@@ -588,6 +588,7 @@ super::packed::packed!(Peer {
     fin_frame,
     fin_ts,
     fin_resent,
+    fin_inside_data,
     fin_ack,
     fin_acked_frame,
     acked_peer_fin,
