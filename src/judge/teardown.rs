@@ -99,9 +99,12 @@ impl Connection {
                 || seg.seq.in_window(rcv_nxt, wnd);
             if !ok {
                 let base = sender.base;
+                let low = rcv_nxt.shown(base);
                 why = Some(D::RstOutOfWindow {
-                    low: rcv_nxt.shown(base),
-                    high: (rcv_nxt + wnd).shown(base),
+                    low,
+                    // The edge is `wnd` past the low end, even when the
+                    // assumed window (2^31) reaches the sign bit.
+                    high: low + wnd as i64,
                     saw: seg.seq.shown(base),
                     saw_raw: seg.seq.0,
                 });

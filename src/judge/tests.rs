@@ -342,6 +342,27 @@ mod reset {
     }
 
     #[test]
+    fn an_unknown_window_prints_its_right_edge_unsigned() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        // The client's RST at its ISN, below the one sequence number the
+        // server expects; the server advertised no window yet (2^31 assumed).
+        w.raw(true, RST, ISN_C, 0, 0);
+        let r = w.finish();
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.kind == K::RstOutOfWindow)
+            .expect("rst_out_of_window");
+        assert_eq!(
+            f.message().to_string(),
+            format!(
+                "expected the RST's seq in the receive window [1, 2147483648), saw 0 (raw {ISN_C}) at frame 2; the server must ignore it"
+            )
+        );
+    }
+
+    #[test]
     fn numbers_before_the_isn_print_as_small_negative_numbers() {
         let mut w = Wire::new();
         w.handshake();
