@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 timeout_s=${TIMEOUT:-300}
 syns=${SYNS:-40000}
-all="busy-server syn-flood half-open short-2m long-flows retrans-storm time-jump fxhash-v4 fxhash-v6 random-v4 random-v6"
+all="busy-server busy-server-10x syn-flood half-open short-2m long-flows retrans-storm time-jump fxhash-v4 fxhash-v6 random-v4 random-v6"
 workloads=${WORKLOADS:-$all}
 cores=$(nproc)
 jobs=${JOBS:-$( [ "$cores" -gt 2 ] && echo "2 $cores" || echo 2)}

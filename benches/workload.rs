@@ -77,6 +77,10 @@ pub const SCALE: &[(&str, &str)] = &[
         "100,000 connections x 11 segments, 5,000 open at once, 11 s",
     ),
     (
+        "busy-server-10x",
+        "busy-server ten times as long: 1,000,000 connections, 110 s",
+    ),
+    (
         "syn-flood",
         "1,000,000 unanswered SYNs from random sources over 10 s",
     ),
@@ -115,7 +119,8 @@ pub const SCALE: &[(&str, &str)] = &[
 pub fn write_scale<W: Write>(name: &str, out: W, syns: u32) -> io::Result<Option<(W, u64)>> {
     let mut s = Stream::new(out, SNAPLEN)?;
     match name {
-        "busy-server" => busy_server(&mut s)?,
+        "busy-server" => busy_server(&mut s, 100_000)?,
+        "busy-server-10x" => busy_server(&mut s, 1_000_000)?,
         "syn-flood" => syn_flood(&mut s)?,
         "half-open" => half_open(&mut s)?,
         "short-2m" => short_connections(&mut s)?,
@@ -263,8 +268,8 @@ fn numbered_v4(n: u32) -> [u8; 4] {
     [10, (n >> 16) as u8, (n >> 8) as u8, n as u8]
 }
 
-fn busy_server<W: Write>(s: &mut Stream<W>) -> io::Result<()> {
-    for n in 0..100_000u32 {
+fn busy_server<W: Write>(s: &mut Stream<W>, connections: u32) -> io::Result<()> {
+    for n in 0..connections {
         let mut d = Dialog::v4(
             numbered_v4(n),
             (1024 + n % 60_000) as u16,

@@ -1,6 +1,10 @@
 //! Decode-only throughput: the benchmark workload's frames decoded in a loop,
-//! best of 15 rounds, for comparing two builds on a busy machine:
-//! cargo run --release --example decode-loop
+//! best of 15 rounds (`ROUNDS` overrides), for comparing two builds on a busy
+//! machine: cargo run --release --example decode-loop
+//!
+//! Instruction counts per frame, which a busy machine does not disturb:
+//! the difference between `ROUNDS=1` and `ROUNDS=0` under
+//! `valgrind --tool=callgrind`, divided by 20 × the frame count.
 #[path = "../tests/fixtures/build.rs"]
 mod build;
 #[path = "../benches/workload.rs"]
@@ -16,8 +20,12 @@ fn main() {
         frames.push((f.number, f.link_type, f.orig_len, f.data.to_vec()))
     })
     .unwrap();
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
     let mut best = f64::MAX;
-    for _ in 0..15 {
+    for _ in 0..rounds {
         let t = std::time::Instant::now();
         let mut n = 0u64;
         for _ in 0..20 {

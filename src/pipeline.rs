@@ -314,7 +314,16 @@ impl Pipeline {
                 if !matches!(d, Decoded::Fragment) {
                     self.tally.reassembled_datagrams += 1;
                 }
+                let segment = match &d {
+                    Decoded::Tcp(seg) => Some((FlowKey::of(seg), seg.src, seg.src_port)),
+                    _ => None,
+                };
                 self.decoded(frame, Ok(d), Some(&tunnels), out);
+                if let Some(conflict) = reassembler.completed_conflict()
+                    && let Some((key, addr, port)) = segment
+                {
+                    self.fragment_conflict(&key, Endpoint { addr, port }, conflict);
+                }
             }
             Ok(Reassembled::Held) | Ok(Reassembled::Dropped) => self.tally.non_tcp += 1,
             Err(e) => self.decoded(frame, Err(e), None, out),
@@ -333,6 +342,40 @@ impl Pipeline {
                 FragmentEvent::LimitReached { .. } => {}
             }
         }
+    }
+
+    /// An overlap conflict in a datagram whose segment belongs to a known
+    /// connection is that connection's finding too, from the segment's
+    /// sender (RFC 5722: no sender overlaps fragments with different bytes).
+    /// It stays counted per file with the others.
+    fn fragment_conflict(&mut self, key: &FlowKey, sender: Endpoint, e: FragmentEvent) {
+        let FragmentEvent::OverlapConflict {
+            first_frame,
+            frame,
+            offset,
+            discarded,
+            ..
+        } = e
+        else {
+            return;
+        };
+        let Some(conn) = self.table.get_mut(key) else {
+            return;
+        };
+        let from = if sender == conn.client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        conn.add_finding(Finding::new(
+            frame,
+            from,
+            Detail::FragmentOverlap {
+                first_frame,
+                offset,
+                discarded,
+            },
+        ));
     }
 
     /// Attaches an ICMP error to the connection whose segment it quotes:

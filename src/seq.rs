@@ -62,6 +62,19 @@ impl SeqNumber {
     pub fn relative_to(self, base: SeqNumber) -> u32 {
         self.0.wrapping_sub(base.0)
     }
+
+    /// The number as a message prints it: relative to `base` and signed, or
+    /// raw when there is no base. Sequence numbers are compared within 2^31
+    /// of each other (RFC 9293 §3.4), so a number just before the base (a
+    /// resent SYN's octet, an ack of something older than the capture) is a
+    /// small negative number rather than one near 2^32.
+    #[inline]
+    pub fn shown(self, base: Option<SeqNumber>) -> i64 {
+        match base {
+            Some(b) => self.0.wrapping_sub(b.0) as i32 as i64,
+            None => self.0 as i64,
+        }
+    }
 }
 
 impl Add<u32> for SeqNumber {
@@ -112,5 +125,15 @@ mod tests {
     #[test]
     fn relative_numbers_wrap() {
         assert_eq!(SeqNumber(3).relative_to(SeqNumber(0xffff_fffe)), 5);
+    }
+
+    #[test]
+    fn shown_numbers_before_the_base_are_negative() {
+        let base = SeqNumber(1000);
+        assert_eq!(SeqNumber(995).shown(Some(base)), -5);
+        assert_eq!(SeqNumber(1005).shown(Some(base)), 5);
+        assert_eq!(SeqNumber(3).shown(Some(SeqNumber(0xffff_fffe))), 5);
+        // Without a base the raw number, however large.
+        assert_eq!(SeqNumber(0xffff_fff0).shown(None), 0xffff_fff0);
     }
 }

@@ -126,9 +126,10 @@ fn zeek_conn_state_and_history() {
                     && (c.start.as_secs_f64() - row.ts).abs() < 0.001
             });
             let Some(i) = found else {
-                if trace.contains("tunnels/gtp")
-                    || (trace.contains("Teredo") && row.orig.contains('['))
-                {
+                // Teredo (on ports 3797/32900, found by content) is decapsulated
+                // and its inner row compared like any other; a GTP-U row not found
+                // is set aside, and counted in the printed figures.
+                if trace.contains("tunnels/gtp") {
                     tunnel += 1;
                 } else {
                     unmatched += 1;

@@ -204,6 +204,10 @@ fn tunnel_paths_are_labelled_innermost_first() {
         ["teredo", "ipv4:192.0.2.1→192.0.2.2"]
     );
     assert_eq!(
+        paths("tunnel-teredo-other-port.pcap")[0].0,
+        ["teredo", "ipv4:192.0.2.1→192.0.2.2"]
+    );
+    assert_eq!(
         paths("ipsec-ah-tunnel.pcap")[0].0,
         ["ipv6:2001:db8::a→2001:db8::b"]
     );
@@ -531,4 +535,43 @@ fn a_decoded_segment_stays_small() {
         "{}",
         size_of::<Decoded<'_>>()
     );
+}
+
+/// Teredo away from port 3544 is recognised by content only: an IPv6 packet
+/// filling the datagram, from or to 2001:0::/32. Without the Teredo address,
+/// or with a length that does not fill the datagram, the UDP is just UDP.
+#[test]
+fn teredo_on_other_ports_needs_a_teredo_address_and_an_exact_length() {
+    let fr = frames_of("tunnel-teredo-other-port.pcap");
+    // Ethernet, outer IPv4, UDP: the inner IPv6 header starts at 42.
+    const V6: usize = 42;
+    for (lt, data, orig) in &fr {
+        assert!(
+            matches!(
+                decode_frame(&frame(*lt, data, *orig)),
+                Ok(Decoded::Tcp(s)) if s.src.is_v6() && s.tunnel_depth == 1
+            ),
+            "{data:02x?}"
+        );
+        let mut other = data.clone();
+        for a in [V6 + 8, V6 + 24] {
+            other[a + 2..a + 4].copy_from_slice(&[0x0d, 0xb8]);
+        }
+        assert!(
+            matches!(
+                decode_frame(&frame(*lt, &other, *orig)),
+                Ok(Decoded::OtherIp)
+            ),
+            "no Teredo address"
+        );
+        let mut short = data.clone();
+        short[V6 + 5] = short[V6 + 5].wrapping_sub(1);
+        assert!(
+            matches!(
+                decode_frame(&frame(*lt, &short, *orig)),
+                Ok(Decoded::OtherIp)
+            ),
+            "IPv6 length short of the datagram"
+        );
+    }
 }

@@ -321,6 +321,34 @@ fn the_pipeline_reassembles_and_counts_fragment_findings_in_the_file() {
     let (conns, file) = pipeline_json("fragment-incomplete.pcap");
     assert_eq!(file["fragments_incomplete"], 1);
     assert_eq!(conns[0]["handshake"], "complete");
+    // An incomplete datagram names no connection: the file report only.
+    assert!(
+        conns
+            .iter()
+            .all(|c| c["findings"].as_array().is_none_or(|f| f.is_empty())),
+        "{conns:?}"
+    );
+}
+
+#[test]
+fn an_overlap_conflict_in_a_segment_of_a_connection_is_its_finding_too() {
+    let (conns, file) = pipeline_json("fragment-overlap.pcap");
+    assert_eq!(file["fragment_overlaps"], 1);
+    assert_eq!(conns.len(), 1);
+    let findings = conns[0]["findings"].as_array().unwrap();
+    let overlap: Vec<_> = findings
+        .iter()
+        .filter(|f| f["kind"] == "fragment_overlap")
+        .collect();
+    assert_eq!(overlap.len(), 1, "{findings:?}");
+    let f = overlap[0];
+    assert_eq!(f["frame"], 6);
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["from"], "client");
+    assert_eq!(
+        f["message"],
+        "fragments of one datagram (first at frame 4) carry different bytes at offset 504, at frame 6; the bytes that came first were kept"
+    );
 }
 
 #[test]

@@ -145,7 +145,8 @@ pub(crate) fn udp(data: &[u8], p: &IpPayload) -> Result<Option<(At, TunnelLayer)
     if is(TEREDO_PORT) {
         return Ok(teredo(data, off).map(|at| (at, layer(p, TunnelKind::Teredo, None))));
     }
-    Ok(None)
+    let udp_end = p.off + p.len as usize;
+    Ok(teredo_by_content(data, off, udp_end).map(|at| (at, layer(p, TunnelKind::Teredo, None))))
 }
 
 /// GTP-U (3GPP TS 29.281 §5.1, §5.2): only G-PDUs (message type 255) carry
@@ -194,4 +195,20 @@ fn teredo(data: &[u8], mut off: usize) -> Option<At> {
         off += 8;
     }
     (data.get(off)? >> 4 == 6).then_some(At::Ipv6(off))
+}
+
+/// Teredo on another port than 3544: a client's NAT maps it to any port, and
+/// the relay or peer it talks to need not use 3544 either (RFC 4380 §5.2.3,
+/// §5.4). Recognised, as Zeek's Teredo signature recognises it, by content:
+/// the UDP payload is exactly one IPv6 packet (its payload length matches
+/// the datagram's) from or to a Teredo address (2001:0::/32, §2.6). No other
+/// UDP protocol is likely to satisfy all three.
+fn teredo_by_content(data: &[u8], off: usize, udp_end: usize) -> Option<At> {
+    let h = data.get(off..off + 40)?;
+    let teredo_addr = |a: &[u8]| a[..4] == [0x20, 0x01, 0, 0];
+    let ipv6_len = 40 + u16::from_be_bytes([h[4], h[5]]) as usize;
+    (h[0] >> 4 == 6
+        && udp_end.checked_sub(off) == Some(ipv6_len)
+        && (teredo_addr(&h[8..24]) || teredo_addr(&h[24..40])))
+    .then_some(At::Ipv6(off))
 }

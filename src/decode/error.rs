@@ -187,6 +187,19 @@ pub(crate) fn bytes(
         .ok_or_else(|| DecodeError::truncated(layer, off, len, data))
 }
 
+/// The `N` bytes of `data` at `off` as an array, so that the header fields
+/// read from it need no bounds check of their own.
+#[inline]
+pub(crate) fn array<const N: usize>(
+    data: &[u8],
+    off: usize,
+    layer: Layer,
+) -> Result<&[u8; N], DecodeError> {
+    data.get(off..off.saturating_add(N))
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| DecodeError::truncated(layer, off, N, data))
+}
+
 #[inline]
 pub(crate) fn be16(data: &[u8], off: usize, layer: Layer) -> Result<u16, DecodeError> {
     bytes(data, off, 2, layer).map(|b| u16::from_be_bytes([b[0], b[1]]))

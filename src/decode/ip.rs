@@ -2,7 +2,7 @@
 //! starts, how long it is, and whether the packet is a fragment.
 
 use super::addr::IpAddress;
-use super::error::{DecodeError, Layer, bytes};
+use super::error::{DecodeError, Layer, array, bytes};
 
 /// An IP header's upper-layer payload.
 #[derive(Debug, Clone, Copy)]
@@ -31,8 +31,9 @@ pub(crate) struct FragInfo {
 /// (the frame's length on the wire for the outermost header): a total length
 /// of 0, written by senders that hand the NIC super-segments (TSO/GSO) and
 /// captured before the NIC, is taken to mean "up to `end`".
+#[inline]
 pub(crate) fn ipv4(data: &[u8], off: usize, end: usize) -> Result<IpPayload, DecodeError> {
-    let h = bytes(data, off, 20, Layer::Ipv4)?;
+    let h = array::<20>(data, off, Layer::Ipv4)?;
     let version = h[0] >> 4;
     if version != 4 {
         return Err(DecodeError::BadIpVersion {
@@ -83,7 +84,7 @@ pub(crate) fn ipv4(data: &[u8], off: usize, end: usize) -> Result<IpPayload, Dec
 /// leaves it out of the captured packet, like TSO on IPv4) the payload runs
 /// to `end`.
 pub(crate) fn ipv6(data: &[u8], off: usize, end: usize) -> Result<IpPayload, DecodeError> {
-    let h = bytes(data, off, 40, Layer::Ipv6)?;
+    let h = array::<40>(data, off, Layer::Ipv6)?;
     let version = h[0] >> 4;
     if version != 6 {
         return Err(DecodeError::BadIpVersion {

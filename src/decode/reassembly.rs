@@ -150,7 +150,8 @@ struct Datagram {
     /// Received byte ranges, sorted and merged.
     have: Vec<(u32, u32)>,
     total: Option<u32>,
-    conflict: bool,
+    /// The first overlap with different bytes, if any.
+    conflict: Option<FragmentEvent>,
 }
 
 impl Datagram {
@@ -216,6 +217,8 @@ pub struct Reassembler {
     /// The last completed datagram, which a returned segment borrows.
     out: Vec<u8>,
     events: Vec<FragmentEvent>,
+    /// The overlap conflict of the datagram the last push completed.
+    completed_conflict: Option<FragmentEvent>,
     stats: ReassemblyStats,
 }
 
@@ -233,6 +236,7 @@ impl Reassembler {
             bytes: 0,
             out: Vec::new(),
             events: Vec::new(),
+            completed_conflict: None,
             stats: ReassemblyStats::default(),
         }
     }
@@ -249,6 +253,14 @@ impl Reassembler {
     /// Bytes of datagram buffers held.
     pub fn held_bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The [`FragmentEvent::OverlapConflict`] of the datagram the last push
+    /// completed, if its fragments overlapped with different bytes: the
+    /// datagram's segment names the connection the conflict belongs to. The
+    /// event is among the drained events as well.
+    pub fn completed_conflict(&self) -> Option<FragmentEvent> {
+        self.completed_conflict
     }
 
     /// Events since the last call, oldest first.
@@ -272,6 +284,7 @@ impl Reassembler {
         frame: &Frame<'r>,
         tunnels: &mut TunnelPath,
     ) -> Result<Reassembled<'r>, DecodeError> {
+        self.completed_conflict = None;
         self.expire(frame.ts);
         let wire_len = (frame.orig_len as usize).max(frame.data.len());
         *tunnels = TunnelPath::EMPTY;
@@ -325,7 +338,7 @@ impl Reassembler {
             buf: Vec::new(),
             have: Vec::new(),
             total: None,
-            conflict: false,
+            conflict: None,
         });
         d.fragments += 1;
         d.last_frame = frame.number;
@@ -341,18 +354,19 @@ impl Reassembler {
         self.bytes += d.buf.len() - before;
         self.stats.peak_bytes = self.stats.peak_bytes.max(self.bytes as u64);
         if let Some(offset) = conflict
-            && !d.conflict
+            && d.conflict.is_none()
         {
-            d.conflict = true;
             self.stats.overlap_conflicts += 1;
             let discarded = ip.src.is_v6();
-            self.events.push(FragmentEvent::OverlapConflict {
+            let event = FragmentEvent::OverlapConflict {
                 key,
                 first_frame: d.first_frame,
                 frame: frame.number,
                 offset,
                 discarded,
-            });
+            };
+            d.conflict = Some(event);
+            self.events.push(event);
             if discarded {
                 self.remove(&key);
                 return Ok(Reassembled::Dropped);
@@ -363,6 +377,7 @@ impl Reassembler {
         }
         let d = self.remove(&key).expect("the datagram is pending");
         self.stats.datagrams += 1;
+        self.completed_conflict = d.conflict;
         let total = d.total.unwrap_or(0);
         self.out = d.buf;
         self.out.truncate(total as usize);

@@ -58,6 +58,10 @@ impl TcpSegment<'_> {
     }
 }
 
+/// Decodes the TCP header at `off`. etherparse's [`TcpHeaderSlice`] checks
+/// the fixed part and the data offset (RFC 9293 §3.1) once; the rarer
+/// failures are sorted out afterwards, off the common path.
+#[inline]
 pub(crate) fn decode_tcp<'a>(
     data: &'a [u8],
     off: usize,
@@ -68,37 +72,10 @@ pub(crate) fn decode_tcp<'a>(
     tunnel: (TunnelKey, u8),
 ) -> Result<TcpSegment<'a>, DecodeError> {
     let rest = &data[off.min(data.len())..];
-    if let Some(&b) = rest.get(12) {
-        let header_len = (b >> 4) as u16 * 4;
-        if header_len >= 20 && header_len as u32 > ip_payload {
-            return Err(DecodeError::TcpHeaderBeyondIpPayload {
-                offset: off,
-                header_len,
-                ip_payload,
-            });
-        }
-    }
-    if snapped
-        && rest.len() >= 20
-        && (rest[12] >> 4) as usize * 4 > rest.len()
-        && rest[12] >> 4 >= 5
-    {
-        return decode_cut_options(rest, ip_payload, src, dst, off, tunnel);
-    }
-    let tcp = TcpHeaderSlice::from_slice(rest).map_err(|e| {
-        use etherparse::err::tcp::{HeaderError, HeaderSliceError};
-        match e {
-            HeaderSliceError::Len(l) => {
-                DecodeError::truncated(Layer::Tcp, off, l.required_len, data)
-            }
-            HeaderSliceError::Content(HeaderError::DataOffsetTooSmall { data_offset }) => {
-                DecodeError::TcpDataOffsetTooSmall {
-                    offset: off,
-                    data_offset,
-                }
-            }
-        }
-    })?;
+    let tcp = match TcpHeaderSlice::from_slice(rest) {
+        Ok(tcp) => tcp,
+        Err(e) => return decode_unsliced(data, off, ip_payload, src, dst, snapped, tunnel, e),
+    };
     let raw = tcp.slice();
     let header_len = raw.len() as u16;
     if header_len as u32 > ip_payload {
@@ -127,6 +104,51 @@ pub(crate) fn decode_tcp<'a>(
         payload: &data[payload_start.min(captured_end)..captured_end],
         tunnel: tunnel.0,
         tunnel_depth: tunnel.1,
+    })
+}
+
+/// A header etherparse would not slice: one the IP payload cannot hold (the
+/// data offset names the fault better than the truncation it causes), one
+/// whose options the snaplen cut off (still judged), or the slicing error.
+#[cold]
+#[allow(clippy::too_many_arguments)]
+fn decode_unsliced<'a>(
+    data: &'a [u8],
+    off: usize,
+    ip_payload: u32,
+    src: IpAddress,
+    dst: IpAddress,
+    snapped: bool,
+    tunnel: (TunnelKey, u8),
+    e: etherparse::err::tcp::HeaderSliceError,
+) -> Result<TcpSegment<'a>, DecodeError> {
+    use etherparse::err::tcp::{HeaderError, HeaderSliceError};
+    let rest = &data[off.min(data.len())..];
+    if let Some(&b) = rest.get(12) {
+        let header_len = (b >> 4) as u16 * 4;
+        if header_len >= 20 && header_len as u32 > ip_payload {
+            return Err(DecodeError::TcpHeaderBeyondIpPayload {
+                offset: off,
+                header_len,
+                ip_payload,
+            });
+        }
+    }
+    if snapped
+        && rest.len() >= 20
+        && (rest[12] >> 4) as usize * 4 > rest.len()
+        && rest[12] >> 4 >= 5
+    {
+        return decode_cut_options(rest, ip_payload, src, dst, off, tunnel);
+    }
+    Err(match e {
+        HeaderSliceError::Len(l) => DecodeError::truncated(Layer::Tcp, off, l.required_len, data),
+        HeaderSliceError::Content(HeaderError::DataOffsetTooSmall { data_offset }) => {
+            DecodeError::TcpDataOffsetTooSmall {
+                offset: off,
+                data_offset,
+            }
+        }
     })
 }
 

@@ -2,7 +2,9 @@
 //! [`Detail`]); the sentence is put together here when the finding is printed
 //! or serialized, so findings dropped by a cap are never worded.
 //!
-//! Numbers are relative (ISN = 0) unless a field says raw.
+//! Numbers are relative (ISN = 0) and signed ([`crate::seq::SeqNumber::shown`]:
+//! a number before the base is negative, a number without a base raw) unless
+//! a field says raw.
 
 use super::{Finding, FindingKind as K};
 use crate::decode::{IpAddress, TcpFlags};
@@ -33,7 +35,7 @@ pub enum Detail {
     /// The client's SYN-ACK in a simultaneous open does not acknowledge the server's ISN+1.
     SimultaneousSynackWrongAck {
         expected_raw: u32,
-        saw: u32,
+        saw: i32,
         saw_raw: u32,
     },
     ThirdAckWrongAck {
@@ -80,27 +82,27 @@ pub enum Detail {
     },
     // Teardown (RFC 9293 §3.6, §3.10.7).
     DataAfterFin {
-        fin: u32,
-        end: u32,
+        fin: i64,
+        end: i64,
         bytes: i32,
     },
     FinMoved {
-        fin: u32,
-        saw: u32,
+        fin: i64,
+        saw: i64,
     },
     /// A first FIN whose sequence number lies below data its sender already sent.
     FinInsideData {
-        fin: u32,
-        end: u32,
+        fin: i64,
+        end: i64,
     },
     FinRetransmission {
-        seq: u32,
+        seq: i64,
     },
     /// The finding's sender acknowledged the other side's FIN without +1.
     FinNotCounted {
-        expected: u32,
+        expected: i64,
         expected_raw: u32,
-        saw: u32,
+        saw: i64,
         saw_raw: u32,
         ack_frame: u64,
     },
@@ -110,9 +112,9 @@ pub enum Detail {
     },
     RstWithoutAckInSynSent,
     RstOutOfWindow {
-        low: u32,
-        high: u32,
-        saw: u32,
+        low: i64,
+        high: i64,
+        saw: i64,
         saw_raw: u32,
     },
     // Every segment.
@@ -142,65 +144,64 @@ pub enum Detail {
     },
     // Data transfer.
     Retransmission {
-        first: u32,
-        last: u32,
+        first: i64,
+        last: i64,
         first_sent: Option<FirstSent>,
     },
     FastRetransmission {
-        first: u32,
-        last: u32,
+        first: i64,
+        last: i64,
         dup_acks: i32,
         first_sent: Option<FirstSent>,
     },
     SpuriousRetransmission {
-        first: u32,
-        last: u32,
+        first: i64,
+        last: i64,
         first_sent: Option<FirstSent>,
     },
     OutOfOrder {
-        expected: u32,
-        saw: u32,
+        expected: i64,
+        saw: i64,
     },
     SegmentGap {
-        expected: u32,
-        saw: u32,
+        expected: i64,
+        saw: i64,
         bytes: i32,
     },
-    /// Relative numbers, signed: an ack behind the base stays negative.
     AckedUnseen {
-        ack: i32,
+        ack: i64,
         /// Just past the peer's highest byte seen.
-        seen: i32,
+        seen: i64,
         /// Where the peer's bytes stop being seen without a gap.
-        from: i32,
+        from: i64,
     },
     DuplicateAck {
         count: i32,
-        ack: u32,
+        ack: i64,
         original: u64,
     },
     ZeroWindow,
     ZeroWindowProbe {
-        byte: u32,
+        byte: i64,
     },
     ZeroWindowProbeAck,
     WindowFull {
-        end: u32,
+        end: i64,
     },
     WindowUpdate {
         window: u16,
     },
     KeepAlive {
-        seq: u32,
+        seq: i64,
     },
     KeepAliveAck,
     DataBeyondWindow {
-        edge: u32,
-        end: u32,
+        edge: i64,
+        end: i64,
     },
     WindowShrink {
-        old: u32,
-        new: u32,
+        old: i64,
+        new: i64,
     },
     AnalysisLimit {
         segments: usize,

@@ -1,11 +1,13 @@
-//! A connection attempt that is one SYN so far, kept as that SYN alone.
+//! A connection attempt that is one SYN so far, or a SYN and the SYN-ACK that
+//! answered it, kept as those segments alone.
 //!
 //! A SYN flood (RFC 4987 §2) leaves a table of attempts nobody answers, each
 //! kept until the idle timeout (a retransmission of the same SYN must join
-//! its attempt however late it comes). Instead of a full connection, such an
-//! attempt is its SYN's header fields: the connection is made from them,
-//! exactly as it would have been at the time, the moment anything else
-//! happens to it (another segment, its end).
+//! its attempt however late it comes); against a listening server it leaves
+//! as many half-open attempts, answered by a SYN-ACK and never completed.
+//! Instead of a full connection, such an attempt is its segments' header
+//! fields: the connection is made from them, exactly as it would have been at
+//! the time, the moment anything else happens to it (another segment, its end).
 
 use super::{Endpoint, Tracker};
 use crate::capture::Timestamp;
@@ -15,7 +17,8 @@ use crate::seq::SeqNumber;
 /// Most option bytes a TCP header holds (RFC 9293 §3.1: data offset ≤ 15 words).
 const MAX_OPTIONS: usize = 40;
 
-/// One pure SYN and the connection number it was given: 128 bytes.
+/// One pure SYN and the connection number it was given, and the SYN-ACK that
+/// answered it: 128 bytes, and 80 more once answered.
 #[derive(Debug, Clone)]
 pub(super) struct Attempt {
     pub(super) id: u64,
@@ -23,6 +26,24 @@ pub(super) struct Attempt {
     ts: Timestamp,
     client: Endpoint,
     server: Endpoint,
+    seq: SeqNumber,
+    ack: SeqNumber,
+    flags: TcpFlags,
+    window: u16,
+    urgent: u16,
+    /// At most 60 (RFC 9293 §3.1).
+    header_len: u8,
+    options_len: u8,
+    options: [u8; MAX_OPTIONS],
+    /// The server's SYN-ACK, once it answered.
+    reply: Option<Box<Reply>>,
+}
+
+/// A SYN-ACK that answered an attempt.
+#[derive(Debug, Clone)]
+struct Reply {
+    frame: u64,
+    ts: Timestamp,
     seq: SeqNumber,
     ack: SeqNumber,
     flags: TcpFlags,
@@ -70,10 +91,48 @@ impl Attempt {
             flags: f,
             window: seg.window,
             urgent: seg.urgent,
+            header_len: seg.header_len as u8,
+            options_len: seg.options.len() as u8,
+            options,
+            reply: None,
+        })
+    }
+
+    /// Keeps `seg` as the attempt's answer if it is the first SYN-ACK from
+    /// the server, without payload, outside tunnels; `false` leaves the
+    /// attempt as it was (the caller makes it a full connection).
+    pub(super) fn answer(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>) -> bool {
+        let f = seg.flags;
+        let from_server = seg.src == self.server.addr && seg.src_port == self.server.port;
+        if self.reply.is_some()
+            || !(f.syn() && f.ack() && !f.rst() && !f.fin())
+            || !from_server
+            || seg.payload_len != 0
+            || seg.options.len() > MAX_OPTIONS
+            || seg.tunnel_depth != 0
+        {
+            return false;
+        }
+        let mut options = [0; MAX_OPTIONS];
+        options[..seg.options.len()].copy_from_slice(seg.options);
+        self.reply = Some(Box::new(Reply {
+            frame,
+            ts,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: f,
+            window: seg.window,
+            urgent: seg.urgent,
             header_len: seg.header_len,
             options_len: seg.options.len() as u8,
             options,
-        })
+        }));
+        true
+    }
+
+    /// Only the SYN so far.
+    pub(super) fn unanswered(&self) -> bool {
+        self.reply.is_none()
     }
 
     /// The connection as it stood after its SYN.
@@ -88,7 +147,7 @@ impl Attempt {
             flags: self.flags,
             window: self.window,
             urgent: self.urgent,
-            header_len: self.header_len,
+            header_len: self.header_len as u16,
             payload_len: 0,
             options: &self.options[..self.options_len as usize],
             payload: &[],
@@ -106,6 +165,26 @@ impl Attempt {
             settings,
         ));
         c.process(self.frame, self.ts, &seg);
+        if let Some(r) = &self.reply {
+            let seg = TcpSegment {
+                src: self.server.addr,
+                dst: self.client.addr,
+                src_port: self.server.port,
+                dst_port: self.client.port,
+                seq: r.seq,
+                ack: r.ack,
+                flags: r.flags,
+                window: r.window,
+                urgent: r.urgent,
+                header_len: r.header_len,
+                payload_len: 0,
+                options: &r.options[..r.options_len as usize],
+                payload: &[],
+                tunnel: Default::default(),
+                tunnel_depth: 0,
+            };
+            c.process(r.frame, r.ts, &seg);
+        }
         c
     }
 }
@@ -117,6 +196,7 @@ mod tests {
     #[test]
     fn an_attempt_is_small() {
         assert!(size_of::<Attempt>() <= 128, "{}", size_of::<Attempt>());
+        assert!(size_of::<Reply>() <= 80, "{}", size_of::<Reply>());
         // Four address words, the ports and the tunnel key (VNI, GRE key…).
         assert_eq!(size_of::<super::super::FlowKey>(), 48);
     }

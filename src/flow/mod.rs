@@ -178,6 +178,13 @@ fn ends_before<C: Tracker>(
     false
 }
 
+/// [`ends_before`] for a segment without SYN-only flags on an attempt that is
+/// its SYN alone (unanswered; neither closed nor in need of a reuse check).
+fn unanswered_attempt_ends(config: &Limits, (seen, syn_seen): (i64, i64), now: i64) -> bool {
+    now.saturating_sub(seen) > config.idle_timeout
+        || now.saturating_sub(syn_seen) >= config.attempt_timeout
+}
+
 /// A live connection with its times in table time (see `clock`).
 struct Slot<C: Tracker> {
     held: Held<C>,
@@ -185,6 +192,8 @@ struct Slot<C: Tracker> {
     seen: i64,
     /// Table time of the last SYN without ACK.
     syn_seen: i64,
+    /// When its latest entry in the table's queue of due times comes due.
+    due_at: i64,
 }
 
 /// A live connection's state: boxed so the table's buckets stay small (one
@@ -361,24 +370,39 @@ impl<S: Settings> FlowTable<S> {
         let mut previous = None;
         if let Some(slot) = self.live.get_mut(&key) {
             let times = (slot.seen, slot.syn_seen);
+            if let Held::Attempt(a) = &mut slot.held
+                && a.unanswered()
+                && !unanswered_attempt_ends(&self.config, times, now)
+                && a.answer(frame, ts, seg)
+            {
+                // Half-open: still only headers, until a third segment.
+                slot.seen = now;
+                return;
+            }
             let conn = slot.full(&self.settings);
             if !ends_before(&self.config, &*conn, times, seg, now) {
                 let was_closed = conn.close_complete();
                 conn.process(frame, ts, seg);
                 let closed = conn.close_complete();
+                let rest = closed && conn.at_rest();
                 let id = conn.id();
                 slot.seen = now;
                 if syn {
                     slot.syn_seen = now;
                 }
-                if closed {
+                if rest {
                     // The close timeout's wait is where a busy server holds
-                    // most of its connections: they wait packed.
+                    // most of its connections: they wait packed (once the
+                    // last ACK is in, so a packed connection rarely unpacks
+                    // before it ends).
                     slot.pack(&mut self.scratch_bytes);
                 }
-                if !was_closed && closed {
-                    // Once per connection: its close timeout starts now.
-                    let (id, at) = (id, now.saturating_add(self.config.close_timeout));
+                let at = now.saturating_add(self.config.close_timeout);
+                if !was_closed && closed && slot.due_at > at {
+                    // Once per connection: its close timeout starts now. An
+                    // earlier entry (the usual case: a short connection's
+                    // first check) finds the deadline itself when it comes due.
+                    slot.due_at = at;
                     self.due.push(Reverse(Due { at, id, key }));
                 }
                 return;
@@ -428,6 +452,7 @@ impl<S: Settings> FlowTable<S> {
             key,
             Slot {
                 held,
+                due_at: at,
                 seen: now,
                 syn_seen: now,
             },
@@ -494,7 +519,7 @@ impl<S: Settings> FlowTable<S> {
                 break;
             }
             self.due.pop();
-            let Some(slot) = self.live.get(&d.key).filter(|s| s.id() == d.id) else {
+            let Some(slot) = self.live.get_mut(&d.key).filter(|s| s.id() == d.id) else {
                 continue;
             };
             let closed = slot.close_complete();
@@ -508,6 +533,7 @@ impl<S: Settings> FlowTable<S> {
                     idle_to
                 };
                 let at = slot.seen.saturating_add(wait);
+                slot.due_at = at;
                 self.due.push(Reverse(Due { at, ..d }));
             }
         }

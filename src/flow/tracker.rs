@@ -93,6 +93,11 @@ pub trait Tracker {
     fn previous_use(&self) -> PreviousUse;
     /// The table was full and ended this connection early.
     fn mark_evicted(&mut self);
+    /// The close is complete and acknowledged both ways (or reset): no
+    /// segment is expected any more, so it is worth packing.
+    fn at_rest(&self) -> bool {
+        self.close_complete()
+    }
     /// The connection in compact form, while its close is complete and it
     /// waits out the close timeout (most of a busy server's table).
     type Packed;

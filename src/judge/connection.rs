@@ -40,6 +40,8 @@ pub(super) struct Peer {
     pub(super) fin_ts: Option<Timestamp>,
     /// The FIN was sent more than once.
     pub(super) fin_resent: bool,
+    /// The first FIN lay inside data already sent (`fin_inside_data`).
+    pub(super) fin_inside_data: bool,
     /// The ack field carried by this side's first FIN.
     pub(super) fin_ack: Option<SeqNumber>,
     pub(super) fin_acked_frame: Option<u64>,
@@ -77,6 +79,7 @@ impl Peer {
             fin_frame: 0,
             fin_ts: None,
             fin_resent: false,
+            fin_inside_data: false,
             fin_ack: None,
             fin_acked_frame: None,
             acked_peer_fin: false,
@@ -504,6 +507,10 @@ impl Tracker for Connection {
     fn close_complete(&self) -> bool {
         Connection::close_complete(self)
     }
+    fn at_rest(&self) -> bool {
+        self.reset_by.is_some()
+            || (self.c.fin_acked_frame.is_some() && self.s.fin_acked_frame.is_some())
+    }
     type Packed = super::PackedConnection;
     fn pack(self: Box<Self>, scratch: &mut Vec<u8>) -> Box<Self::Packed> {
         Box::new(super::PackedConnection::pack(*self, scratch))
@@ -557,10 +564,7 @@ impl Connection {
             Side::Client => &self.c,
             Side::Server => &self.s,
         };
-        match p.base {
-            Some(b) => seq.0.wrapping_sub(b.0) as i32 as i64,
-            None => seq.0 as i64,
-        }
+        seq.shown(p.base)
     }
 
     /// Takes in a finding that comes from outside the segments (an ICMP
@@ -588,6 +592,7 @@ super::packed::packed!(Peer {
     fin_frame,
     fin_ts,
     fin_resent,
+    fin_inside_data,
     fin_ack,
     fin_acked_frame,
     acked_peer_fin,

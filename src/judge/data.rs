@@ -18,14 +18,14 @@ impl Connection {
         if let Some(fin) = me.fin_seq {
             let end = seg.seq + seg.payload_len;
             if end.gt(fin) {
-                let base = me.base.unwrap_or_default();
+                let base = me.base;
                 self.push(
                     Finding::new(
                         frame,
                         from,
                         D::DataAfterFin {
-                            fin: fin.relative_to(base),
-                            end: end.relative_to(base),
+                            fin: fin.shown(base),
+                            end: end.shown(base),
                             bytes: end.diff(fin),
                         },
                     )
@@ -95,9 +95,9 @@ impl Connection {
         if any {
             self.count(WsItem::Flags);
         }
-        let base = self.peer(from).base.unwrap_or_default();
-        let peer_base = self.peer(from.other()).base.unwrap_or_default();
-        let rel = |v: SeqNumber| v.relative_to(base);
+        let base = self.peer(from).base;
+        let peer_base = self.peer(from.other()).base;
+        let rel = |v: SeqNumber| v.shown(base);
         let len = seg.payload_len;
         let start = rel(seg.seq);
         // The last byte, for "bytes a–b"; the next sequence number for data edges.
@@ -163,13 +163,9 @@ impl Connection {
                 }
                 K::AckedUnseen => (
                     D::AckedUnseen {
-                        ack: seg.ack.relative_to(peer_base) as i32,
-                        seen: o
-                            .peer_next_seq
-                            .map_or(0, |n| n.relative_to(peer_base) as i32),
-                        from: o
-                            .acked_unseen_from
-                            .map_or(0, |n| n.relative_to(peer_base) as i32),
+                        ack: seg.ack.shown(peer_base),
+                        seen: o.peer_next_seq.map_or(0, |n| n.shown(peer_base)),
+                        from: o.acked_unseen_from.map_or(0, |n| n.shown(peer_base)),
                     },
                     o.peer_next_seq
                         .map(|n| (Value::Seq(n.0), Value::Seq(seg.ack.0))),
@@ -177,7 +173,7 @@ impl Connection {
                 K::DuplicateAck => (
                     D::DuplicateAck {
                         count: o.dup_ack_count,
-                        ack: seg.ack.relative_to(peer_base),
+                        ack: seg.ack.shown(peer_base),
                         original: o.dup_of_frame,
                     },
                     None,
@@ -206,8 +202,8 @@ impl Connection {
                 K::WindowShrink => match (o.old_right_edge, o.right_edge) {
                     (Some(old), Some(new)) => (
                         D::WindowShrink {
-                            old: old.relative_to(peer_base),
-                            new: new.relative_to(peer_base),
+                            old: old.shown(peer_base),
+                            new: new.shown(peer_base),
                         },
                         Some((Value::Seq(old.0), Value::Seq(new.0))),
                     ),

@@ -146,7 +146,7 @@ impl Connection {
                             from,
                             D::SimultaneousSynackWrongAck {
                                 expected_raw: (sisn + 1).0,
-                                saw: seg.ack.relative_to(sisn),
+                                saw: seg.ack.relative_to(sisn) as i32,
                                 saw_raw: seg.ack.0,
                             },
                         )

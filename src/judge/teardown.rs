@@ -98,11 +98,14 @@ impl Connection {
                 || Some(seg.seq) == sender.next_seq
                 || seg.seq.in_window(rcv_nxt, wnd);
             if !ok {
-                let base = sender.base.unwrap_or_default();
+                let base = sender.base;
+                let low = rcv_nxt.shown(base);
                 why = Some(D::RstOutOfWindow {
-                    low: rcv_nxt.relative_to(base),
-                    high: (rcv_nxt + wnd).relative_to(base),
-                    saw: seg.seq.relative_to(base),
+                    low,
+                    // The edge is `wnd` past the low end, even when the
+                    // assumed window (2^31) reaches the sign bit.
+                    high: low + wnd as i64,
+                    saw: seg.seq.shown(base),
                     saw_raw: seg.seq.0,
                 });
             }
@@ -173,25 +176,25 @@ impl Connection {
             }
             Some(prev) if prev == fs => {
                 self.peer_mut(from).fin_resent = true;
-                let base = self.peer(from).base.unwrap_or_default();
+                let base = self.peer(from).base;
                 self.push(Finding::new(
                     frame,
                     from,
                     D::FinRetransmission {
-                        seq: fs.relative_to(base),
+                        seq: fs.shown(base),
                     },
                 ));
             }
             Some(prev) => {
                 if fs.gt(prev) && seg.payload_len == 0 {
-                    let base = self.peer(from).base.unwrap_or_default();
+                    let base = self.peer(from).base;
                     self.push(
                         Finding::new(
                             frame,
                             from,
                             D::FinMoved {
-                                fin: prev.relative_to(base),
-                                saw: fs.relative_to(base),
+                                fin: prev.shown(base),
+                                saw: fs.shown(base),
                             },
                         )
                         .values(Value::Seq(prev.0), Value::Seq(fs.0)),
@@ -211,14 +214,15 @@ impl Connection {
         if !fs.lt(end) || me.isn.is_some_and(|isn| fs.le(isn)) {
             return;
         }
-        let base = me.base.unwrap_or_default();
+        let base = me.base;
+        self.peer_mut(from).fin_inside_data = true;
         self.push(
             Finding::new(
                 frame,
                 from,
                 D::FinInsideData {
-                    fin: fs.relative_to(base),
-                    end: end.relative_to(base),
+                    fin: fs.shown(base),
+                    end: end.shown(base),
                 },
             )
             .values(Value::Seq(end.0), Value::Seq(fs.0)),
@@ -255,16 +259,16 @@ impl Connection {
             {
                 let frame = y.fin_frame;
                 let ack_frame = y.acked_fin_seq_frame.unwrap_or(frame);
-                let base = x.base.unwrap_or_default();
+                let base = x.base;
                 let other = side.other();
                 self.push(
                     Finding::new(
                         frame,
                         other,
                         D::FinNotCounted {
-                            expected: (fs + 1).relative_to(base),
+                            expected: (fs + 1).shown(base),
                             expected_raw: (fs + 1).0,
-                            saw: fs.relative_to(base),
+                            saw: fs.shown(base),
                             saw_raw: fs.0,
                             ack_frame,
                         },

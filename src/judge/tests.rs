@@ -340,6 +340,45 @@ mod reset {
         assert_eq!(findings(&r), ["rst_out_of_window@6"]);
         assert_eq!(r.close, Close::Open);
     }
+
+    #[test]
+    fn an_unknown_window_prints_its_right_edge_unsigned() {
+        let mut w = Wire::new();
+        w.c(SYN, 0);
+        // The client's RST at its ISN, below the one sequence number the
+        // server expects; the server advertised no window yet (2^31 assumed).
+        w.raw(true, RST, ISN_C, 0, 0);
+        let r = w.finish();
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.kind == K::RstOutOfWindow)
+            .expect("rst_out_of_window");
+        assert_eq!(
+            f.message().to_string(),
+            format!(
+                "expected the RST's seq in the receive window [1, 2147483648), saw 0 (raw {ISN_C}) at frame 2; the server must ignore it"
+            )
+        );
+    }
+
+    #[test]
+    fn numbers_before_the_isn_print_as_small_negative_numbers() {
+        let mut w = Wire::new();
+        w.handshake();
+        // 50 below the server's ISN: relative -50, not 4294967246.
+        w.raw(false, RST, ISN_S - 50, 0, 0);
+        let r = w.finish();
+        assert_eq!(findings(&r), ["rst_out_of_window@4"]);
+        let m = r.findings[0].message().to_string();
+        assert_eq!(
+            m,
+            format!(
+                "expected the RST's seq in the receive window [1, 65536), saw -50 (raw {}) at frame 4; the client must ignore it",
+                ISN_S - 50
+            )
+        );
+    }
 }
 
 mod teardown {
@@ -471,6 +510,32 @@ mod teardown {
         assert_eq!(
             f.message().to_string(),
             "expected the client's FIN after its last data octet at 60, saw a FIN at 1 at frame 6: the FIN lies inside data already sent"
+        );
+    }
+
+    #[test]
+    fn a_close_with_a_fin_inside_data_is_not_graceful() {
+        let mut w = Wire::new();
+        w.handshake();
+        let at = w.c_nxt;
+        w.c(PSH | ACK, 59);
+        w.s(ACK, 0);
+        // The FIN at the first data octet, then a close that would otherwise
+        // be graceful: the server acknowledges past it and closes, the
+        // client acknowledges the server's FIN.
+        let s_nxt = w.s_nxt;
+        w.raw(true, FIN | ACK, at, s_nxt, 0);
+        w.s(FIN | ACK, 0);
+        w.c(ACK, 0);
+        let r = w.finish();
+        assert!(r.findings.iter().any(|f| f.kind == K::FinInsideData));
+        assert_eq!(
+            verdict(&r),
+            (
+                Handshake::Complete,
+                Close::UnackedFin,
+                Some(ClosedBy::Client)
+            )
         );
     }
 

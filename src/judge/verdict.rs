@@ -66,7 +66,11 @@ impl Connection {
         match (self.c.fin_seq.is_some(), self.s.fin_seq.is_some()) {
             (true, true) => {
                 let acked = self.c.fin_acked_frame.is_some() && self.s.fin_acked_frame.is_some();
-                if !acked {
+                // A FIN inside data already sent is not where RFC 9293 §3.6
+                // puts a FIN, and a receiver drops it as an old duplicate
+                // (§3.10.7.4): whatever acknowledged it, it closed nothing.
+                let misplaced = self.c.fin_inside_data || self.s.fin_inside_data;
+                if !acked || misplaced {
                     (Close::UnackedFin, first_fin)
                 } else if self.simultaneous_close {
                     (Close::Simultaneous, Some(ClosedBy::Both))
