@@ -104,8 +104,9 @@ impl Attempt {
     pub(super) fn answer(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>) -> bool {
         let f = seg.flags;
         let from_server = seg.src == self.server.addr && seg.src_port == self.server.port;
+        let plain_synack = f.syn() && f.ack() && !f.rst() && !f.fin();
         if self.reply.is_some()
-            || !(f.syn() && f.ack() && !f.rst() && !f.fin())
+            || !plain_synack
             || !from_server
             || seg.payload_len != 0
             || seg.options.len() > MAX_OPTIONS
