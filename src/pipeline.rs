@@ -75,7 +75,7 @@ pub(crate) struct ShardEvent {
 
 /// Events a shard hands on at once: enough to make the hand-over cheap, few
 /// enough that a sweep ending thousands of connections is never held whole.
-pub(crate) const SHARD_CHUNK: usize = 128;
+pub(crate) const SHARD_CHUNK: usize = 256;
 
 /// A shard's share of a sharded run: which flows it follows, and what it
 /// did since it last handed its events on.

@@ -75,9 +75,11 @@ impl Sharder {
 
 /// Frames per batch: enough to make the hand-over cost nothing per frame,
 /// few enough that batches in flight stay small.
-const BATCH_FRAMES: usize = 4096;
+const BATCH_FRAMES: usize = 8192;
+/// Batches in flight at most, whatever the number of shards.
+const BATCH_POOL: usize = 5;
 /// Bytes per batch, for captures of large frames.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 2 << 20;
 
 /// A run of frames copied out of the reader's buffer: one arena of bytes and
 /// each frame's place in it. Reused from batch to batch.
@@ -158,7 +160,7 @@ enum Done {
 
 /// Messages a shard may have waiting for the merger: with [`SHARD_CHUNK`]
 /// events each, this bounds the reports in flight whatever a sweep ends.
-const DONE_DEPTH: usize = 4;
+const DONE_DEPTH: usize = 8;
 
 /// Analyses one capture file on `jobs` shard threads, plus a reader thread;
 /// the calling thread merges. Connections reach `on_connection` in the order,
@@ -178,8 +180,10 @@ pub(super) fn analyze(
     let source = path.display().to_string();
     let mut shard_config = config.clone();
     shard_config.max_connections = (config.max_connections / jobs).max(1);
-    // Batches in flight: each shard a couple ahead, and the one being filled.
-    let pool = 2 * jobs + 2;
+    // Batches in flight (each is shared by all shards): the one being
+    // filled, the one being merged, and room for a shard to run a few ahead
+    // of the slowest.
+    let pool = BATCH_POOL;
     let counter = progress.byte_counter();
     // Set by the reader before it sends the first batch, so before the
     // merger sees any connection.
