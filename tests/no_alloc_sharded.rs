@@ -79,7 +79,7 @@ fn cost_does_not_grow_with_the_number_of_packets_on_any_number_of_threads() {
         let (b, fb) = run(&large, jobs);
         let extra_frames = fb - fa;
         assert!(extra_frames > 70_000, "{extra_frames}");
-        // A batch of 4,096 frames costs a handful of allocations (its shared
+        // A batch of 8,192 frames costs a handful of allocations (its shared
         // handle, the messages that carry it); a packet costs none.
         assert!(
             b.saturating_sub(a) * 100 < extra_frames,
