@@ -104,14 +104,9 @@ impl Attempt {
     pub(super) fn answer(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>) -> bool {
         let f = seg.flags;
         let from_server = seg.src == self.server.addr && seg.src_port == self.server.port;
-        let plain_synack = f.syn() && f.ack() && !f.rst() && !f.fin();
-        if self.reply.is_some()
-            || !plain_synack
-            || !from_server
-            || seg.payload_len != 0
-            || seg.options.len() > MAX_OPTIONS
-            || seg.tunnel_depth != 0
-        {
+        let bare_synack = f.syn() && f.ack() && !f.rst() && !f.fin();
+        let fits = seg.payload_len == 0 && seg.options.len() <= MAX_OPTIONS;
+        if self.reply.is_some() || !bare_synack || !from_server || !fits || seg.tunnel_depth != 0 {
             return false;
         }
         let mut options = [0; MAX_OPTIONS];

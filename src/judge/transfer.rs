@@ -99,6 +99,14 @@ struct Unacked {
     retransmitted: bool,
 }
 
+/// RTT samples for the median: the first [`MAX_RTT_SAMPLES`], then a
+/// deterministic spread.
+#[derive(Debug, Clone, Default)]
+struct RttSamples {
+    v: [f32; MAX_RTT_SAMPLES],
+    len: usize,
+}
+
 #[derive(Debug, Clone)]
 struct Dir {
     next_seq: Option<SeqNumber>,
@@ -128,8 +136,7 @@ struct Dir {
     probe: Option<SeqNumber>,
     right_edge: Option<SeqNumber>,
     zero_window_since: Option<Timestamp>,
-    rtt: [f32; MAX_RTT_SAMPLES],
-    rtt_len: usize,
+    rtt: RttSamples,
     rtt_seen: u64,
     stats: DirectionStats,
 }
@@ -154,8 +161,7 @@ impl Dir {
             probe: None,
             right_edge: None,
             zero_window_since: None,
-            rtt: [0.0; MAX_RTT_SAMPLES],
-            rtt_len: 0,
+            rtt: RttSamples::default(),
             rtt_seen: 0,
             stats: DirectionStats::default(),
         }
@@ -231,13 +237,14 @@ impl Dir {
         self.stats.rtt_min = Some(self.stats.rtt_min.map_or(secs, |m| m.min(secs)));
         self.stats.rtt_max = Some(self.stats.rtt_max.map_or(secs, |m| m.max(secs)));
         self.rtt_seen += 1;
-        if self.rtt_len < MAX_RTT_SAMPLES {
-            self.rtt[self.rtt_len] = secs as f32;
-            self.rtt_len += 1;
+        let r = &mut self.rtt;
+        if r.len < MAX_RTT_SAMPLES {
+            r.v[r.len] = secs as f32;
+            r.len += 1;
         } else {
             // Keep a spread of samples over the whole connection, deterministically.
             let i = (self.rtt_seen.wrapping_mul(2_654_435_761) % MAX_RTT_SAMPLES as u64) as usize;
-            self.rtt[i] = secs as f32;
+            r.v[i] = secs as f32;
         }
     }
 }
@@ -619,9 +626,9 @@ impl Transfer {
             if let Some(t) = d.zero_window_since.take() {
                 d.stats.zero_window_time += end.secs_since(t).max(0.0);
             }
-            if d.rtt_len > 0 {
-                let mut v = d.rtt;
-                let v = &mut v[..d.rtt_len];
+            if d.rtt.len > 0 {
+                let mut v = d.rtt.v;
+                let v = &mut v[..d.rtt.len];
                 v.sort_by(f32::total_cmp);
                 // Microsecond resolution: the samples are kept as f32.
                 d.stats.rtt_median = Some((v[v.len() / 2] as f64 * 1e6).round() / 1e6);
@@ -692,102 +699,45 @@ packed!(Transfer {
     irtt
 });
 
-impl Pack for Dir {
-    /// As [`packed!`] would, but only the RTT samples taken, not all the slots.
+impl Pack for RttSamples {
+    /// Only the samples taken, not all the slots.
     fn pack(&self, w: &mut Writer) {
-        let Dir {
-            next_seq,
-            next_seq_ts,
-            max_seq_to_be_acked,
-            last_ack,
-            last_window,
-            window_stale,
-            dup_acks,
-            last_nondup_ack_frame,
-            last_flags,
-            last_ts,
-            scale,
-            first_ack_seen,
-            unacked,
-            unacked_sorted,
-            probe,
-            right_edge,
-            zero_window_since,
-            rtt,
-            rtt_len,
-            rtt_seen,
-            stats,
-        } = self;
-        next_seq.pack(w);
-        next_seq_ts.pack(w);
-        max_seq_to_be_acked.pack(w);
-        last_ack.pack(w);
-        last_window.pack(w);
-        window_stale.pack(w);
-        dup_acks.pack(w);
-        last_nondup_ack_frame.pack(w);
-        last_flags.pack(w);
-        last_ts.pack(w);
-        scale.pack(w);
-        first_ack_seen.pack(w);
-        unacked.pack(w);
-        unacked_sorted.pack(w);
-        probe.pack(w);
-        right_edge.pack(w);
-        zero_window_since.pack(w);
-        rtt_len.pack(w);
-        for v in &rtt[..*rtt_len] {
+        self.len.pack(w);
+        for v in &self.v[..self.len] {
             v.pack(w);
         }
-        rtt_seen.pack(w);
-        stats.pack(w);
     }
-
     fn unpack(r: &mut Reader<'_>) -> Self {
-        let next_seq = Pack::unpack(r);
-        let next_seq_ts = Pack::unpack(r);
-        let max_seq_to_be_acked = Pack::unpack(r);
-        let last_ack = Pack::unpack(r);
-        let last_window = Pack::unpack(r);
-        let window_stale = Pack::unpack(r);
-        let dup_acks = Pack::unpack(r);
-        let last_nondup_ack_frame = Pack::unpack(r);
-        let last_flags = Pack::unpack(r);
-        let last_ts = Pack::unpack(r);
-        let scale = Pack::unpack(r);
-        let first_ack_seen = Pack::unpack(r);
-        let unacked = Pack::unpack(r);
-        let unacked_sorted = Pack::unpack(r);
-        let probe = Pack::unpack(r);
-        let right_edge = Pack::unpack(r);
-        let zero_window_since = Pack::unpack(r);
-        let rtt_len = usize::unpack(r);
-        let mut rtt = [0.0; MAX_RTT_SAMPLES];
-        for v in &mut rtt[..rtt_len] {
+        let mut s = RttSamples {
+            len: usize::unpack(r),
+            ..Default::default()
+        };
+        for v in &mut s.v[..s.len] {
             *v = f32::unpack(r);
         }
-        Dir {
-            next_seq,
-            next_seq_ts,
-            max_seq_to_be_acked,
-            last_ack,
-            last_window,
-            window_stale,
-            dup_acks,
-            last_nondup_ack_frame,
-            last_flags,
-            last_ts,
-            scale,
-            first_ack_seen,
-            unacked,
-            unacked_sorted,
-            probe,
-            right_edge,
-            zero_window_since,
-            rtt,
-            rtt_len,
-            rtt_seen: Pack::unpack(r),
-            stats: Pack::unpack(r),
-        }
+        s
     }
 }
+
+packed!(Dir {
+    next_seq,
+    next_seq_ts,
+    max_seq_to_be_acked,
+    last_ack,
+    last_window,
+    window_stale,
+    dup_acks,
+    last_nondup_ack_frame,
+    last_flags,
+    last_ts,
+    scale,
+    first_ack_seen,
+    unacked,
+    unacked_sorted,
+    probe,
+    right_edge,
+    zero_window_since,
+    rtt,
+    rtt_seen,
+    stats,
+});

@@ -47,12 +47,20 @@ pub struct PcapSource {
     link_type: u32,
 }
 
+/// The kernel ring libpcap captures into. With immediate mode each slot
+/// holds a whole snaplen, so libpcap's default (2 MiB) holds only about 16
+/// packets at the default snaplen of 262,144 bytes: a burst of SYNs on a
+/// busy listener would overflow it. 64 MiB holds about 250 at that snaplen
+/// and hundreds of thousands of header-only slots (`--snaplen 128`).
+const RING_BYTES: i32 = 64 << 20;
+
 /// Opens the interface of `opts` with its snaplen and filter.
 pub fn open(opts: &LiveOptions) -> Result<PcapSource, LiveError> {
     let cap = pcap::Capture::from_device(opts.interface.as_str())
         .map_err(|e| open_error(&opts.interface, e))?
         .promisc(false)
         .snaplen(opts.snaplen)
+        .buffer_size(RING_BYTES)
         .immediate_mode(true)
         .open()
         .map_err(|e| open_error(&opts.interface, e))?;

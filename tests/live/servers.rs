@@ -107,44 +107,12 @@ fn listen_backlog(backlog: i32) -> Result<TcpListener, String> {
     }
 }
 
-/// Connects from `src` to `port`, the client's final ACK held back (the
-/// delayed-ACK "pingpong" mode of TCP_QUICKACK = 0): every SYN of a burst is
-/// answered before the first final ACK fills the accept queue.
-fn connect_from(src: [u8; 4], port: u16) -> Result<TcpStream, String> {
-    // SAFETY: plain system calls; the fd is handed to TcpStream once connected.
+/// A client socket bound to `src`, its final ACK held back (the delayed-ACK
+/// "pingpong" mode of TCP_QUICKACK = 0), owned by the returned stream.
+fn client_socket(src: [u8; 4], flags: libc::c_int) -> Result<TcpStream, String> {
+    // SAFETY: plain system calls; the fd is owned by the TcpStream at once.
     unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
-        check(fd, "socket")?;
-        let zero: libc::c_int = 0;
-        check(
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_QUICKACK,
-                &zero as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            ),
-            "TCP_QUICKACK",
-        )?;
-        let a = sockaddr(src, 0);
-        check(
-            libc::bind(fd, &a as *const _ as *const libc::sockaddr, SOCKLEN),
-            "bind client",
-        )?;
-        let s = sockaddr([127, 0, 0, 1], port);
-        check(
-            libc::connect(fd, &s as *const _ as *const libc::sockaddr, SOCKLEN),
-            "connect",
-        )?;
-        Ok(TcpStream::from_raw_fd(fd))
-    }
-}
-
-/// [`connect_from`] without waiting: the SYN is sent and the socket returned.
-fn connect_nonblocking(src: [u8; 4], port: u16) -> Result<TcpStream, String> {
-    // SAFETY: plain system calls; the fd is handed to TcpStream at once.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | flags, 0);
         check(fd, "socket")?;
         let stream = TcpStream::from_raw_fd(fd);
         let zero: libc::c_int = 0;
@@ -163,13 +131,45 @@ fn connect_nonblocking(src: [u8; 4], port: u16) -> Result<TcpStream, String> {
             libc::bind(fd, &a as *const _ as *const libc::sockaddr, SOCKLEN),
             "bind client",
         )?;
-        let s = sockaddr([127, 0, 0, 1], port);
-        let rc = libc::connect(fd, &s as *const _ as *const libc::sockaddr, SOCKLEN);
-        if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINPROGRESS) {
-            check(rc, "connect")?;
-        }
         Ok(stream)
     }
+}
+
+/// Connects from `src` to `port` with the final ACK held back: every SYN of
+/// a burst is answered before the first final ACK fills the accept queue.
+fn connect_from(src: [u8; 4], port: u16) -> Result<TcpStream, String> {
+    use std::os::fd::AsRawFd;
+    let stream = client_socket(src, 0)?;
+    let s = sockaddr([127, 0, 0, 1], port);
+    // SAFETY: a plain system call on the socket the stream owns.
+    let rc = unsafe {
+        libc::connect(
+            stream.as_raw_fd(),
+            &s as *const _ as *const libc::sockaddr,
+            SOCKLEN,
+        )
+    };
+    check(rc, "connect")?;
+    Ok(stream)
+}
+
+/// [`connect_from`] without waiting: the SYN is sent and the socket returned.
+fn connect_nonblocking(src: [u8; 4], port: u16) -> Result<TcpStream, String> {
+    use std::os::fd::AsRawFd;
+    let stream = client_socket(src, libc::SOCK_NONBLOCK)?;
+    let s = sockaddr([127, 0, 0, 1], port);
+    // SAFETY: a plain system call on the socket the stream owns.
+    let rc = unsafe {
+        libc::connect(
+            stream.as_raw_fd(),
+            &s as *const _ as *const libc::sockaddr,
+            SOCKLEN,
+        )
+    };
+    if rc < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINPROGRESS) {
+        check(rc, "connect")?;
+    }
+    Ok(stream)
 }
 
 /// Waits up to 5 s for a non-blocking connect to complete.
@@ -297,9 +297,8 @@ fn capture_syn_backlog(
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let mut child = Command::new(bin())
             .args(["live", "-i", "lo", "--duration", "5s", "--format", "jsonl"])
-            // Headers only: with the default snaplen libpcap's ring holds
-            // about 16 packets and the burst of SYNs would overflow it.
-            .args(["--snaplen", "160"])
+            // The default snaplen: the capture ring must hold the whole
+            // burst of SYNs (the test fails on live's packet-loss warning).
             .args(["-f", &format!("tcp port {port}")])
             .arg("--write")
             .arg(&out)
