@@ -277,8 +277,9 @@ pub struct AnalyzeArgs {
     /// With `--by server`: the timeline's interval (default: from the capture's length).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Option<i64>,
-    /// Threads to judge each file on (default: one per core); the output is
-    /// the same for any number. Standard input is read on one.
+    /// Threads to judge each file on (default: one per core with 4 cores or
+    /// more, else 1); the output is the same for any number. Standard input
+    /// is read on one.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     #[command(flatten)]
@@ -301,8 +302,9 @@ pub struct ServersArgs {
     /// The timeline's interval, e.g. 1s (default: from the capture's length).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub interval: Option<i64>,
-    /// Threads to judge each file on (default: one per core); the output is
-    /// the same for any number. Standard input is read on one.
+    /// Threads to judge each file on (default: one per core with 4 cores or
+    /// more, else 1); the output is the same for any number. Standard input
+    /// is read on one.
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     #[command(flatten)]

@@ -31,10 +31,22 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Arc, OnceLock};
 
-/// Threads to judge on when none is asked for: one per core.
+/// Threads to judge on when none is asked for: one per core on a machine of
+/// four cores or more. Below that one thread: the reader and the merging
+/// thread compete with the shards for the cores, and on two cores a split
+/// run measured 0.9–1.25× the wall time of one thread for 1.3–1.7× its cpu
+/// (docs/performance.md).
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores >= MIN_CORES_TO_SPLIT {
+        cores
+    } else {
+        1
+    }
 }
+
+/// Fewest cores on which a capture is split by default.
+pub const MIN_CORES_TO_SPLIT: usize = 4;
 
 /// Puts each flow on one of `shards` shards, by a hash of its 4-tuple that is
 /// the same both ways ([`FlowKey`] is) and seeded at random per run, so that
