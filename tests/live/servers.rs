@@ -190,6 +190,41 @@ fn wait_connected(s: &TcpStream) -> Result<(), String> {
     }
 }
 
+/// Starts `tcpshake live` on `lo` for `duration`, filtered to `port` and
+/// saving to `out`; `None` (said on stderr) when it cannot capture here.
+fn start_live(
+    port: u16,
+    duration: &str,
+    out: &Path,
+) -> Result<Option<(std::process::Child, BufReader<std::process::ChildStderr>)>, String> {
+    let mut child = Command::new(bin())
+        .args([
+            "live",
+            "-i",
+            "lo",
+            "--duration",
+            duration,
+            "--format",
+            "jsonl",
+        ])
+        .args(["-f", &format!("tcp port {port}")])
+        .arg("--write")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    let _ = stderr.read_line(&mut first);
+    if !first.contains("capturing on lo") {
+        let _ = child.wait();
+        not_run(&first);
+        return Ok(None);
+    }
+    Ok(Some((child, stderr)))
+}
+
 /// Runs the scenario in a new namespace and returns the saved capture, or
 /// None (with the reason printed) when this machine does not permit it.
 fn capture_overflow(abort_on_overflow: bool, dir: &Path) -> Option<PathBuf> {
@@ -203,23 +238,9 @@ fn capture_overflow(abort_on_overflow: bool, dir: &Path) -> Option<PathBuf> {
         }
         let listener = listen_backlog(1)?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let mut child = Command::new(bin())
-            .args(["live", "-i", "lo", "--duration", "6s", "--format", "jsonl"])
-            .args(["-f", &format!("tcp port {port}")])
-            .arg("--write")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        let _ = stderr.read_line(&mut first);
-        if !first.contains("capturing on lo") {
-            let _ = child.wait();
-            not_run(&first);
+        let Some((mut child, _stderr)) = start_live(port, "6s", &out)? else {
             return Ok(None);
-        }
+        };
         std::thread::sleep(Duration::from_millis(300));
         // A burst of 6 clients: all answered, 2 fit in the accept queue.
         let mut kept = Vec::new();
@@ -295,25 +316,11 @@ fn capture_syn_backlog(
         }
         let listener = listen_backlog(64)?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let mut child = Command::new(bin())
-            .args(["live", "-i", "lo", "--duration", "5s", "--format", "jsonl"])
-            // The default snaplen: the capture ring must hold the whole
-            // burst of SYNs (the test fails on live's packet-loss warning).
-            .args(["-f", &format!("tcp port {port}")])
-            .arg("--write")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        let _ = stderr.read_line(&mut first);
-        if !first.contains("capturing on lo") {
-            let _ = child.wait();
-            not_run(&first);
+        // The default snaplen: the capture ring must hold the whole burst of
+        // SYNs (the test fails on live's packet-loss warning).
+        let Some((mut child, mut stderr)) = start_live(port, "5s", &out)? else {
             return Ok(None);
-        }
+        };
         std::thread::sleep(Duration::from_millis(300));
         listener.set_nonblocking(true).map_err(|e| e.to_string())?;
         let acceptor = std::thread::spawn(move || {
