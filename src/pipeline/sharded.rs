@@ -17,7 +17,8 @@
 //! capture that overflows the table can evict other connections than one
 //! thread would. The caller says so when it happens.
 
-use super::{Connections, EndKey, Pipeline, Progress, SHARD_CHUNK, ShardEvent, complete_report};
+use super::files::complete_report;
+use super::{Connections, EndKey, Pipeline, Progress, SHARD_CHUNK, ShardEvent};
 use crate::capture::{self, CaptureError, CaptureSummary, Frame, Timestamp};
 use crate::decode::{self, Decoded};
 use crate::filter::Filter;
