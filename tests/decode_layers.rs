@@ -2,13 +2,13 @@
 //! tunnel paths and their flow identity, ICMP errors quoting TCP, error
 //! messages, depth limits, and no allocation on tunnelled frames.
 
+mod alloc_count;
 mod fixtures;
 
+use alloc_count::allocations;
 use fixtures::build::*;
 use fixtures::encap::{eth, ipv4, tiny, udp};
 use fixtures::testdata_path;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::Path;
 use tcpshake::capture::{Frame, read_path};
 use tcpshake::decode::{
@@ -16,32 +16,8 @@ use tcpshake::decode::{
     decode_frame, tunnel_path,
 };
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(|c| c.get())
-}
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 /// (link type, frame bytes, wire length) of every frame of a committed capture.
 fn frames_of(name: &str) -> Vec<(u32, Vec<u8>, u32)> {

@@ -2,11 +2,11 @@
 //! through the pipeline (decode, flow table, judge) costs no heap allocation
 //! once its connection is known.
 
+mod alloc_count;
 mod fixtures;
 
+use alloc_count::allocations;
 use fixtures::build::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Cursor;
 use std::path::Path;
 use tcpshake::capture::{Frame, read_capture};
@@ -14,32 +14,8 @@ use tcpshake::judge::Config;
 use tcpshake::model::connection::ConnectionReport;
 use tcpshake::pipeline::Pipeline;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(|c| c.get())
-}
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 /// One long connection: handshake, `n` request/ACK pairs, no close.
 fn long_connection(n: usize) -> Vec<u8> {

@@ -3,35 +3,17 @@
 //! merger per connection goes in reused vectors. Counted over all threads,
 //! so this file holds one test.
 
+mod alloc_count;
 mod fixtures;
 
+use alloc_count::all_allocations;
 use fixtures::build::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use tcpshake::filter::Filter;
 use tcpshake::judge::Config;
 use tcpshake::pipeline::analyze_path_jobs;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc_count::Counting = alloc_count::Counting;
 
 /// Eight long connections: handshake, `n` request/ACK pairs each, no close.
 fn long_connections(n: usize) -> Vec<u8> {
@@ -55,7 +37,7 @@ fn run(bytes: &[u8], jobs: usize) -> (u64, u64) {
     let path = dir.path().join("long.pcap");
     std::fs::write(&path, bytes).unwrap();
     let mut next_id = 1;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = all_allocations();
     let report = analyze_path_jobs(
         &path,
         &Config::default(),
@@ -66,7 +48,7 @@ fn run(bytes: &[u8], jobs: usize) -> (u64, u64) {
         &mut (),
     )
     .unwrap();
-    let n = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let n = all_allocations() - before;
     assert_eq!(report.connections, 8);
     (n, report.frames)
 }
