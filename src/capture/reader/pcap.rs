@@ -1,7 +1,7 @@
 //! Classic pcap records: header plausibility, the record loop and the scan
 //! for the next plausible record after damage.
 
-use super::window::{SCAN_STEP, Window, first_nonzero, read_u32};
+use super::window::{Probe, Window, read_u32, scan};
 use super::{FrameSink, ReadState, Resync};
 use crate::capture::damage::DamageKind;
 use crate::capture::{Frame, Timestamp};
@@ -160,39 +160,10 @@ impl ReadState {
             let last = self.last_ts.0.div_euclid(1_000_000_000);
             (last - NEAR_BEFORE_SECS, last + NEAR_AFTER_SECS)
         });
-        let mut at = 1usize;
-        loop {
-            if at >= SCAN_STEP {
-                w.consume(at);
-                at = 0;
-            }
-            match w.fill(at + rl) {
-                Ok(true) => {}
-                Ok(false) => {
-                    w.consume(w.len());
-                    return Resync::End;
-                }
-                Err(e) => {
-                    // What was read before the failure is part of the damage.
-                    w.consume(w.len());
-                    return Resync::Failed(e);
-                }
-            }
-            // A real header has a non-zero wire length in its bytes 12..16.
-            match first_nonzero(&w.data()[at..]) {
-                None => {
-                    at = w.len();
-                    continue;
-                }
-                Some(q) if q > 15 => {
-                    at += q - 15;
-                    continue;
-                }
-                Some(_) => {}
-            }
+        // A real header has a non-zero wire length in its bytes 12..16.
+        scan(w, rl, 15, |w, at| {
             let Some(len) = p.candidate(&w.data()[at..]) else {
-                at += 1;
-                continue;
+                return Probe::Next;
             };
             // Close in time to the last good record is proof enough (damage
             // may come thick, record after record); otherwise the next header
@@ -206,16 +177,9 @@ impl ReadState {
                     Ok(true) => p.candidate(&w.data()[next..]).is_some(),
                     // The end of the file right after it, or a header cut by it.
                     Ok(false) => w.len() >= next,
-                    Err(e) => {
-                        w.consume(w.len());
-                        return Resync::Failed(e);
-                    }
+                    Err(e) => return Probe::Failed(e),
                 };
-            if plausible {
-                w.consume(at);
-                return Resync::Found;
-            }
-            at += 1;
-        }
+            if plausible { Probe::Found } else { Probe::Next }
+        })
     }
 }

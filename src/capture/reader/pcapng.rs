@@ -1,7 +1,7 @@
 //! pcapng blocks: framing, the block loop, the scan for the next plausible
 //! block after damage, and interface timestamps.
 
-use super::window::{SCAN_STEP, Window, first_nonzero, read_u32};
+use super::window::{Probe, Window, read_u32, scan};
 use super::{FrameSink, ReadState, Resync};
 use crate::capture::damage::DamageKind;
 use crate::capture::{Frame, Timestamp};
@@ -170,64 +170,23 @@ impl ReadState {
     /// start: a known block type whose length is sane and repeated in its
     /// trailer (and, for an enhanced packet block, whose interface exists).
     pub(super) fn scan_pcapng<R: Read>(&self, ng: &Pcapng, w: &mut Window<R>) -> Resync {
-        let mut at = 1usize;
-        loop {
-            if at >= SCAN_STEP {
-                w.consume(at);
-                at = 0;
-            }
-            match w.fill(at + 12) {
-                Ok(true) => {}
-                Ok(false) => {
-                    w.consume(w.len());
-                    return Resync::End;
-                }
-                Err(e) => {
-                    // What was read before the failure is part of the damage.
-                    w.consume(w.len());
-                    return Resync::Failed(e);
-                }
-            }
-            // A real block has a non-zero type in its first four bytes.
-            match first_nonzero(&w.data()[at..]) {
-                None => {
-                    at = w.len();
-                    continue;
-                }
-                Some(q) if q > 3 => {
-                    at += q - 3;
-                    continue;
-                }
-                Some(_) => {}
-            }
+        // A real block has a non-zero type in its first four bytes.
+        scan(w, 12, 3, |w, at| {
             let d = &w.data()[at..];
             let Ok((ty, len, be)) = ng.frame(d) else {
-                at += 1;
-                continue;
+                return Probe::Next;
             };
             if !KNOWN_BLOCKS.contains(&ty)
                 || (ty == EPB_MAGIC && read_u32(d, 8, be) as usize >= ng.interfaces.len())
             {
-                at += 1;
-                continue;
+                return Probe::Next;
             }
             match w.fill(at + len) {
-                Ok(true) => {}
-                Ok(false) => {
-                    at += 1;
-                    continue;
-                }
-                Err(e) => {
-                    w.consume(w.len());
-                    return Resync::Failed(e);
-                }
+                Ok(true) if read_u32(w.data(), at + len - 4, be) as usize == len => Probe::Found,
+                Ok(_) => Probe::Next,
+                Err(e) => Probe::Failed(e),
             }
-            if read_u32(w.data(), at + len - 4, be) as usize == len {
-                w.consume(at);
-                return Resync::Found;
-            }
-            at += 1;
-        }
+        })
     }
 
     fn block(&mut self, ng: &mut Pcapng, block: Block<'_>, be: bool, sink: &mut dyn FrameSink) {

@@ -1,6 +1,7 @@
 //! The sliding read window over the stream and the byte scanning used to
 //! resynchronise after damage.
 
+use super::Resync;
 use std::io::{self, Read};
 
 /// Starting size of the read window; it grows only while a record needs more
@@ -123,4 +124,69 @@ pub(super) fn first_nonzero(d: &[u8]) -> Option<usize> {
         .iter()
         .position(|&b| b != 0)
         .map(|i| base + i)
+}
+
+/// What a scan makes of a position in the window.
+pub(super) enum Probe {
+    /// A plausible record starts here.
+    Found,
+    /// Not here: try the next byte.
+    Next,
+    /// The stream could not be read.
+    Failed(io::Error),
+}
+
+/// Scans the window, from the byte after its start, for the next plausible
+/// record: `header` bytes are made available at each position tried, and a
+/// position whose first non-zero byte comes after `nonzero_at` is skipped at
+/// once (a real header has a non-zero field there). `probe` judges the rest.
+/// Skipped bytes are released as the scan goes, so the window does not grow
+/// with the damage.
+pub(super) fn scan<R: Read>(
+    w: &mut Window<R>,
+    header: usize,
+    nonzero_at: usize,
+    mut probe: impl FnMut(&mut Window<R>, usize) -> Probe,
+) -> Resync {
+    let mut at = 1usize;
+    loop {
+        if at >= SCAN_STEP {
+            w.consume(at);
+            at = 0;
+        }
+        match w.fill(at + header) {
+            Ok(true) => {}
+            Ok(false) => {
+                w.consume(w.len());
+                return Resync::End;
+            }
+            Err(e) => {
+                // What was read before the failure is part of the damage.
+                w.consume(w.len());
+                return Resync::Failed(e);
+            }
+        }
+        match first_nonzero(&w.data()[at..]) {
+            None => {
+                at = w.len();
+                continue;
+            }
+            Some(q) if q > nonzero_at => {
+                at += q - nonzero_at;
+                continue;
+            }
+            Some(_) => {}
+        }
+        match probe(w, at) {
+            Probe::Found => {
+                w.consume(at);
+                return Resync::Found;
+            }
+            Probe::Next => at += 1,
+            Probe::Failed(e) => {
+                w.consume(w.len());
+                return Resync::Failed(e);
+            }
+        }
+    }
 }
