@@ -576,9 +576,11 @@ impl<S: Settings> FlowTable<S> {
 
     /// End of input: every live connection ends, in order of id.
     pub fn finish_all(&mut self, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        let mut all: Vec<Slot<S::Conn>> = self.live.drain().map(|(_, s)| s).collect();
-        all.sort_unstable_by_key(|s| s.id());
-        for s in all {
+        // Ids read once, not at every comparison (each read follows a box).
+        let mut all: Vec<(u64, Slot<S::Conn>)> =
+            self.live.drain().map(|(_, s)| (s.id(), s)).collect();
+        all.sort_unstable_by_key(|&(id, _)| id);
+        for (_, s) in all {
             emit(s.into_full(&self.settings));
         }
         self.recent.clear();
