@@ -347,6 +347,53 @@ impl ReadState {
         ));
     }
 
+    /// After a damaged stretch from `at` that the scan ended with `end`:
+    /// notes it, and tells whether reading goes on.
+    fn skip_damage<R: Read>(
+        &mut self,
+        w: &Window<R>,
+        at: u64,
+        kind: DamageKind,
+        end: Resync,
+        sink: &mut dyn FrameSink,
+    ) -> bool {
+        self.damaged(w, at, kind, sink);
+        match end {
+            Resync::Found => true,
+            Resync::End => false,
+            Resync::Failed(e) => {
+                self.read_failed(&e);
+                false
+            }
+        }
+    }
+
+    /// The file ends inside the record at `at`, unless the scan (`end`) found
+    /// whole records after it: then its header lied about its length, and
+    /// that is damage. Tells whether reading goes on.
+    fn cut_or_skip<R: Read>(
+        &mut self,
+        w: &Window<R>,
+        at: u64,
+        end: Resync,
+        sink: &mut dyn FrameSink,
+    ) -> bool {
+        match end {
+            Resync::Found => {
+                self.damaged(w, at, DamageKind::RecordCut, sink);
+                true
+            }
+            Resync::End => {
+                self.cut();
+                false
+            }
+            Resync::Failed(e) => {
+                self.read_failed(&e);
+                false
+            }
+        }
+    }
+
     fn cut(&mut self) {
         self.summary.truncated = Some(format!(
             "the file ends inside a record after frame {}",

@@ -86,10 +86,7 @@ impl ReadState {
     ) {
         let rl = p.record_len;
         loop {
-            if w.len() < rl {
-                sink.idle();
-            }
-            match w.fill(rl) {
+            match w.fill_or_wait(rl, sink) {
                 Ok(true) => {}
                 Ok(false) => {
                     if w.len() > 0 {
@@ -103,31 +100,21 @@ impl ReadState {
             if let Some(kind) = p.implausible(&h) {
                 let at = w.offset();
                 let end = self.scan_pcap(p, w);
-                self.damaged(w, at, kind, sink);
-                match end {
-                    Resync::Found => continue,
-                    Resync::End => return,
-                    Resync::Failed(e) => return self.read_failed(&e),
+                if self.skip_damage(w, at, kind, end, sink) {
+                    continue;
                 }
+                return;
             }
             let total = rl + h.caplen as usize;
-            if w.len() < total {
-                sink.idle();
-            }
-            match w.fill(total) {
+            match w.fill_or_wait(total, sink) {
                 Ok(true) => {}
                 Ok(false) => {
-                    // Cut at the end, unless whole records follow inside what
-                    // is left: then this header lied about its length.
                     let at = w.offset();
-                    match self.scan_pcap(p, w) {
-                        Resync::Found => {
-                            self.damaged(w, at, DamageKind::RecordCut, sink);
-                            continue;
-                        }
-                        Resync::End => return self.cut(),
-                        Resync::Failed(e) => return self.read_failed(&e),
+                    let end = self.scan_pcap(p, w);
+                    if self.cut_or_skip(w, at, end, sink) {
+                        continue;
                     }
+                    return;
                 }
                 Err(e) => return self.read_failed(&e),
             }

@@ -67,10 +67,7 @@ impl ReadState {
         sink: &mut dyn FrameSink,
     ) {
         loop {
-            if w.len() < 12 {
-                sink.idle();
-            }
-            match w.fill(12) {
+            match w.fill_or_wait(12, sink) {
                 Ok(true) => {}
                 Ok(false) => {
                     if w.len() > 0 {
@@ -80,14 +77,8 @@ impl ReadState {
                 }
                 Err(e) => return self.read_failed(&e),
             }
-            let framing = ng.frame(w.data());
-            if let Ok((_, len, _)) = framing
-                && w.len() < len
-            {
-                sink.idle();
-            }
-            let (len, be) = match framing {
-                Ok((_, len, be)) => match w.fill(len) {
+            let (len, be) = match ng.frame(w.data()) {
+                Ok((_, len, be)) => match w.fill_or_wait(len, sink) {
                     Ok(true) => {
                         let trailer = read_u32(w.data(), len - 4, be);
                         if trailer as usize == len {
@@ -95,44 +86,33 @@ impl ReadState {
                         } else {
                             let at = w.offset();
                             let end = self.scan_pcapng(ng, w);
-                            self.damaged(
-                                w,
-                                at,
-                                DamageKind::BlockTrailer {
-                                    len: len as u32,
-                                    trailer,
-                                },
-                                sink,
-                            );
-                            match end {
-                                Resync::Found => continue,
-                                Resync::End => return,
-                                Resync::Failed(e) => return self.read_failed(&e),
+                            let kind = DamageKind::BlockTrailer {
+                                len: len as u32,
+                                trailer,
+                            };
+                            if self.skip_damage(w, at, kind, end, sink) {
+                                continue;
                             }
+                            return;
                         }
                     }
                     Ok(false) => {
                         let at = w.offset();
-                        match self.scan_pcapng(ng, w) {
-                            Resync::Found => {
-                                self.damaged(w, at, DamageKind::RecordCut, sink);
-                                continue;
-                            }
-                            Resync::End => return self.cut(),
-                            Resync::Failed(e) => return self.read_failed(&e),
+                        let end = self.scan_pcapng(ng, w);
+                        if self.cut_or_skip(w, at, end, sink) {
+                            continue;
                         }
+                        return;
                     }
                     Err(e) => return self.read_failed(&e),
                 },
                 Err(kind) => {
                     let at = w.offset();
                     let end = self.scan_pcapng(ng, w);
-                    self.damaged(w, at, kind, sink);
-                    match end {
-                        Resync::Found => continue,
-                        Resync::End => return,
-                        Resync::Failed(e) => return self.read_failed(&e),
+                    if self.skip_damage(w, at, kind, end, sink) {
+                        continue;
                     }
+                    return;
                 }
             };
             let parsed = {

@@ -1,7 +1,7 @@
 //! The sliding read window over the stream and the byte scanning used to
 //! resynchronise after damage.
 
-use super::Resync;
+use super::{FrameSink, Resync};
 use std::io::{self, Read};
 
 /// Starting size of the read window; it grows only while a record needs more
@@ -66,6 +66,17 @@ impl<R: Read> Window<R> {
             return Ok(true);
         }
         self.fill_slow(n)
+    }
+
+    /// [`fill`](Self::fill), first telling `sink` when it must wait for
+    /// input (what is buffered is used up): the moment a streaming consumer
+    /// flushes.
+    #[inline]
+    pub(super) fn fill_or_wait(&mut self, n: usize, sink: &mut dyn FrameSink) -> io::Result<bool> {
+        if self.len() < n && !self.eof {
+            sink.idle();
+        }
+        self.fill(n)
     }
 
     fn fill_slow(&mut self, n: usize) -> io::Result<bool> {
