@@ -25,6 +25,23 @@ const W: u32 = 820;
 pub const DRAWN_INTERVALS: usize = 512;
 
 /// The timeline with every `k` intervals summed into one.
+/// A series' mark in the legend: a short line in its colour.
+fn legend_mark(x: i32, y: i32, color: RGBColor) -> PathElement<(i32, i32)> {
+    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+}
+
+/// The legend of every chart: top right, on a light box.
+fn legend_box<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+}
+
 fn coarsen(t: &TimelineReport, k: usize) -> TimelineReport {
     TimelineReport {
         interval: t.interval * k as f64,
@@ -118,17 +135,10 @@ pub fn timeline(t: &TimelineReport) -> (String, Vec<&'static str>) {
             chart
                 .draw_series(LineSeries::new(points, color.stroke_width(2)))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+                .legend(move |(x, y)| legend_mark(x, y, color));
             drawn.push(name);
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        legend_box(&mut chart)?;
         root.present()?;
         Ok(())
     })();
@@ -257,16 +267,9 @@ pub fn establish_histogram(h: &Histogram, p: &Percentiles) -> String {
                     color.stroke_width(2),
                 ))?
                 .label(format!("{name} {}", secs(*v)))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+                .legend(move |(x, y)| legend_mark(x, y, *color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        legend_box(&mut chart)?;
         root.present()?;
         Ok(())
     })();
