@@ -43,8 +43,13 @@ use walk::Walked;
 /// [`Decoded::Fragment`]; hand those frames to a [`Reassembler`].
 #[inline]
 pub fn decode_frame<'a>(frame: &crate::capture::Frame<'a>) -> Result<Decoded<'a>, DecodeError> {
-    let wire_len = (frame.orig_len as usize).max(frame.data.len());
-    decode_with(frame.link_type, frame.data, wire_len)
+    decode_with(frame.link_type, frame.data, wire_len(frame))
+}
+
+/// A frame's length on the wire: at least what was captured.
+#[inline]
+fn wire_len(frame: &crate::capture::Frame<'_>) -> usize {
+    (frame.orig_len as usize).max(frame.data.len())
 }
 
 /// Decodes a complete (not snaplen-truncated) frame of the given link type.
@@ -64,8 +69,12 @@ fn decode_with(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'
         match data.get(12..14) {
             Some([0x08, 0x00]) => {
                 let p = ip::ipv4(data, 14, wire_len)?;
+                if p.frag.is_some() {
+                    // What the walk below would find too, without parsing
+                    // the header a second time.
+                    return Ok(Decoded::Fragment);
+                }
                 if p.proto == 6
-                    && p.frag.is_none()
                     && let Some(h) = data.get(14..34)
                 {
                     // The addresses go from the header straight into the
@@ -80,7 +89,10 @@ fn decode_with(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'
             }
             Some([0x86, 0xdd]) => {
                 let p = ip::ipv6(data, 14, wire_len)?;
-                if p.proto == 6 && p.frag.is_none() {
+                if p.frag.is_some() {
+                    return Ok(Decoded::Fragment);
+                }
+                if p.proto == 6 {
                     return tcp::decode_tcp(data, p.off, p.len, p.src, p.dst, snapped, NO_TUNNEL)
                         .map(Decoded::Tcp);
                 }
@@ -99,7 +111,7 @@ fn walked(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'_>, D
     let mut tunnels = TunnelPath::EMPTY;
     match walk_frame(link_type, data, wire_len, &mut tunnels)? {
         Walked::Done(d) => Ok(d),
-        Walked::Fragment(_) => Ok(Decoded::Fragment),
+        Walked::Fragment(..) => Ok(Decoded::Fragment),
     }
 }
 
@@ -107,9 +119,8 @@ fn walked(link_type: u32, data: &[u8], wire_len: usize) -> Result<Decoded<'_>, D
 /// in, outermost first: the path a [`TcpSegment`] keeps only the key and
 /// depth of. Empty for a frame that does not decode.
 pub fn tunnel_path(frame: &crate::capture::Frame<'_>) -> TunnelPath {
-    let wire_len = (frame.orig_len as usize).max(frame.data.len());
     let mut tunnels = TunnelPath::EMPTY;
-    match walk_frame(frame.link_type, frame.data, wire_len, &mut tunnels) {
+    match walk_frame(frame.link_type, frame.data, wire_len(frame), &mut tunnels) {
         Ok(_) => tunnels,
         Err(_) => TunnelPath::EMPTY,
     }

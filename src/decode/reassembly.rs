@@ -12,7 +12,7 @@ use super::error::{DecodeError, Layer};
 use super::ip::IpPayload;
 use super::layer::At;
 use super::tunnel::{TunnelKey, TunnelPath};
-use super::walk::{self, Decoded, FragmentSeen, Walked};
+use super::walk::{self, Decoded, Walked};
 use crate::capture::{Frame, Timestamp};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -195,14 +195,15 @@ impl Datagram {
         }
         self.have.push((start, end));
         self.have.sort_unstable();
-        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.have.len());
-        for &(a, b) in &self.have {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
+        // Merge touching and overlapping ranges in place: each range joins
+        // the kept one before it when it starts inside it.
+        self.have.dedup_by(|next, kept| {
+            let joins = next.0 <= kept.1;
+            if joins {
+                kept.1 = kept.1.max(next.1);
             }
-        }
-        self.have = merged;
+            joins
+        });
         conflict
     }
 }
@@ -286,21 +287,15 @@ impl Reassembler {
     ) -> Result<Reassembled<'r>, DecodeError> {
         self.completed_conflict = None;
         self.expire(frame.ts);
-        let wire_len = (frame.orig_len as usize).max(frame.data.len());
         *tunnels = TunnelPath::EMPTY;
-        let seen = match super::walk_frame(frame.link_type, frame.data, wire_len, tunnels)? {
+        let wire_len = super::wire_len(frame);
+        let (ip, frag) = match super::walk_frame(frame.link_type, frame.data, wire_len, tunnels)? {
             Walked::Done(d) => {
                 return Ok(Reassembled::Complete(d));
             }
-            Walked::Fragment(seen) => seen,
+            Walked::Fragment(ip, frag) => (ip, frag),
         };
         self.stats.fragments += 1;
-        let FragmentSeen { ip } = seen;
-        let frag = ip.frag.unwrap_or(super::ip::FragInfo {
-            id: 0,
-            offset: 0,
-            more: false,
-        });
         let layer = if ip.src.is_v6() {
             Layer::Ipv6
         } else {
@@ -321,11 +316,11 @@ impl Reassembler {
             proto: ip.proto,
             tunnel: tunnels.key(),
         };
-        if !self.pending.contains_key(&key) && self.pending.len() >= self.config.max_datagrams {
+        let held = self.pending.get(&key).map(|d| d.buf.len());
+        if held.is_none() && self.pending.len() >= self.config.max_datagrams {
             return Ok(self.drop_fragment(key, frame.number, Limit::Datagrams));
         }
-        let held = self.pending.get(&key).map_or(0, |d| d.buf.len());
-        if self.bytes + end.saturating_sub(held) > self.config.max_bytes {
+        if self.bytes + end.saturating_sub(held.unwrap_or(0)) > self.config.max_bytes {
             return Ok(self.drop_fragment(key, frame.number, Limit::Bytes));
         }
         let d = self.pending.entry(key).or_insert_with(|| Datagram {
@@ -393,7 +388,7 @@ impl Reassembler {
             match walk::walk(out, At::Transport(p), out.len(), false, tunnels)? {
                 Walked::Done(decoded) => Reassembled::Complete(decoded),
                 // A fragment tunnelled inside a reassembled datagram: not followed further.
-                Walked::Fragment(_) => Reassembled::Complete(Decoded::Fragment),
+                Walked::Fragment(..) => Reassembled::Complete(Decoded::Fragment),
             },
         )
     }

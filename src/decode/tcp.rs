@@ -139,7 +139,7 @@ fn decode_unsliced<'a>(
         && (rest[12] >> 4) as usize * 4 > rest.len()
         && rest[12] >> 4 >= 5
     {
-        return decode_cut_options(rest, ip_payload, src, dst, off, tunnel);
+        return decode_cut_options(rest, ip_payload, src, dst, tunnel);
     }
     Err(match e {
         HeaderSliceError::Len(l) => DecodeError::truncated(Layer::Tcp, off, l.required_len, data),
@@ -159,17 +159,10 @@ fn decode_cut_options<'a>(
     ip_payload: u32,
     src: IpAddress,
     dst: IpAddress,
-    off: usize,
     tunnel: (TunnelKey, u8),
 ) -> Result<TcpSegment<'a>, DecodeError> {
+    // The caller has ruled out a header longer than the IP payload.
     let header_len = (raw[12] >> 4) as u16 * 4;
-    if header_len as u32 > ip_payload {
-        return Err(DecodeError::TcpHeaderBeyondIpPayload {
-            offset: off,
-            header_len,
-            ip_payload,
-        });
-    }
     let be16 = |i: usize| u16::from_be_bytes([raw[i], raw[i + 1]]);
     let be32 = |i: usize| u32::from_be_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
     Ok(TcpSegment {

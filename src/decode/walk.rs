@@ -4,7 +4,7 @@
 use super::encap;
 use super::error::{DecodeError, Layer, bytes};
 use super::icmp::{self, IcmpError};
-use super::ip::{self, IpPayload};
+use super::ip::{self, FragInfo, IpPayload};
 use super::layer::At;
 use super::link;
 use super::tcp::{TcpSegment, decode_tcp};
@@ -32,15 +32,11 @@ pub enum Decoded<'a> {
     UnsupportedLink(u32),
 }
 
-/// A fragment met on the way, with what reassembly needs to resume.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FragmentSeen {
-    pub ip: IpPayload,
-}
-
 pub(crate) enum Walked<'a> {
     Done(Decoded<'a>),
-    Fragment(FragmentSeen),
+    /// A fragment met on the way: its IP payload and where it belongs,
+    /// what reassembly needs to resume.
+    Fragment(IpPayload, FragInfo),
 }
 
 /// Decodes from `at` on. `end` is where the outermost layer ends on the wire
@@ -68,15 +64,15 @@ pub(crate) fn walk<'a>(
         at = match at {
             At::Ipv4(off) => {
                 let p = ip::ipv4(data, off, end)?;
-                if p.frag.is_some() {
-                    return Ok(Walked::Fragment(FragmentSeen { ip: p }));
+                if let Some(f) = p.frag {
+                    return Ok(Walked::Fragment(p, f));
                 }
                 At::Transport(p)
             }
             At::Ipv6(off) => {
                 let p = ip::ipv6(data, off, end)?;
-                if p.frag.is_some() {
-                    return Ok(Walked::Fragment(FragmentSeen { ip: p }));
+                if let Some(f) = p.frag {
+                    return Ok(Walked::Fragment(p, f));
                 }
                 At::Transport(p)
             }
