@@ -207,17 +207,10 @@ impl Pipeline {
                     (&self.filter, start),
                     out,
                 );
-                self.table.segment(frame.number, frame.ts, &seg, &mut emit);
-                if seg.tunnel_depth > 0
-                    && let Some(conn) = self.table.get_mut(&FlowKey::of(&seg))
-                    && !conn.has_tunnels()
-                {
-                    // Rebuilt only here, once per tunnelled connection.
-                    match tunnels {
-                        Some(path) => conn.set_tunnels(path),
-                        None => conn.set_tunnels(&decode::tunnel_path(frame)),
-                    }
-                }
+                let mut tunnelled = |c: &mut Connection| keep_tunnels(c, frame, tunnels);
+                let touch = (seg.tunnel_depth > 0).then_some(&mut tunnelled as _);
+                self.table
+                    .segment_with(frame.number, frame.ts, &seg, &mut emit, touch);
             }
             Ok(Decoded::IcmpError(e)) => {
                 tally.non_tcp += 1;
@@ -271,14 +264,19 @@ impl Pipeline {
             let mut sweep = collector(source, &mut *n, &mut *part, at(PHASE_SWEEP));
             self.table.tick(frame.number, frame.ts, &mut sweep);
         }
-        let key = FlowKey::of(seg);
-        if !part.owns(&key) {
+        // A frame decoded to this segment reached this shard because the
+        // reader found it owns the flow; only a datagram reassembled here
+        // (every shard reassembles) may belong to another.
+        if tunnels.is_some() && !part.owns(&FlowKey::of(seg)) {
             return;
         }
         let opened = self.table.next_id();
         {
             let mut end = collector(source, n, &mut *part, at(PHASE_SEGMENT));
-            self.table.segment(frame.number, frame.ts, seg, &mut end);
+            let mut tunnelled = |c: &mut Connection| keep_tunnels(c, frame, tunnels);
+            let touch = (seg.tunnel_depth > 0).then_some(&mut tunnelled as _);
+            self.table
+                .segment_with(frame.number, frame.ts, seg, &mut end, touch);
         }
         if self.table.next_id() != opened {
             part.push(ShardEvent {
@@ -289,15 +287,6 @@ impl Pipeline {
                 },
                 report: None,
             });
-        }
-        if seg.tunnel_depth > 0
-            && let Some(conn) = self.table.get_mut(&key)
-            && !conn.has_tunnels()
-        {
-            match tunnels {
-                Some(path) => conn.set_tunnels(path),
-                None => conn.set_tunnels(&decode::tunnel_path(frame)),
-            }
         }
     }
 
@@ -513,6 +502,18 @@ impl Pipeline {
     /// The id the next connection will get.
     pub fn next_id(&self) -> u64 {
         self.table.next_id()
+    }
+}
+
+/// Gives a tunnelled connection its tunnel path, from its first tunnelled
+/// segment: rebuilt only then, once per connection. `tunnels`: the path
+/// around a reassembled datagram, which the frame alone does not show.
+fn keep_tunnels(conn: &mut Connection, frame: &Frame<'_>, tunnels: Option<&TunnelPath>) {
+    if !conn.has_tunnels() {
+        match tunnels {
+            Some(path) => conn.set_tunnels(path),
+            None => conn.set_tunnels(&decode::tunnel_path(frame)),
+        }
     }
 }
 

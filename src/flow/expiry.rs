@@ -14,15 +14,3 @@ pub(super) struct Due {
     pub(super) id: u64,
     pub(super) key: FlowKey,
 }
-
-impl PartialOrd for FlowKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for FlowKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.addrs, self.ports).cmp(&(other.addrs, other.ports))
-    }
-}

@@ -31,6 +31,10 @@ use std::hash::{Hash, Hasher};
 /// Complexity Attacks", 2003). Nothing depends on the seed: output follows
 /// connection ids, never the order of a map.
 pub type FlowHasher = foldhash::fast::SeedableRandomState;
+/// What [`FlowTable::segment_with`] lets the caller do to the connection a
+/// segment went to.
+pub type Touch<'a, C> = &'a mut dyn FnMut(&mut C);
+
 /// A map keyed by flow, with the per-run random hasher.
 pub type FlowMap<V> = HashMap<FlowKey, V, FlowHasher>;
 
@@ -45,7 +49,7 @@ pub fn seeded_hasher(seed: u64) -> FlowHasher {
 /// comparing it costs a few machine words per segment.
 /// Kept as 64-bit words (48 bytes with the tunnel key, 8-aligned) rather than `u128`s, whose
 /// 16-byte alignment would pad every table entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// The lower endpoint's address, then the higher one's.
     addrs: [u64; 4],
@@ -280,6 +284,8 @@ pub struct FlowTable<S: Settings> {
     scratch: Vec<(u64, FlowKey)>,
     /// Reused by every packing.
     scratch_bytes: Vec<u8>,
+    /// Reused by every eviction: idle time, id and key of every live slot.
+    evict_order: Vec<(i64, u64, FlowKey)>,
     /// Connections ended early because the table was full.
     pub evicted: u64,
     /// Closed 4-tuples forgotten before 2·MSL because their memory was full.
@@ -313,6 +319,7 @@ impl<S: Settings> FlowTable<S> {
             last_sweep: None,
             scratch: Vec::new(),
             scratch_bytes: Vec::new(),
+            evict_order: Vec::new(),
             evicted: 0,
             forgotten: 0,
         }
@@ -343,11 +350,6 @@ impl<S: Settings> FlowTable<S> {
         self.live.len()
     }
 
-    /// Closed 4-tuples remembered now.
-    pub fn remembered(&self) -> usize {
-        self.recent.len()
-    }
-
     /// Jumps in capture time so far, and the first of them.
     pub fn time_jumps(&self) -> (u64, Option<TimeJump>) {
         (self.clock.jumps, self.clock.first_jump)
@@ -360,6 +362,20 @@ impl<S: Settings> FlowTable<S> {
         ts: Timestamp,
         seg: &TcpSegment<'_>,
         emit: &mut dyn FnMut(Box<S::Conn>),
+    ) {
+        self.segment_with(frame, ts, seg, emit, None)
+    }
+
+    /// [`segment`](Self::segment); `touch` sees the connection the segment
+    /// went to right after it, before the table packs it (the caller adds
+    /// what only it knows, such as the tunnel path).
+    pub fn segment_with(
+        &mut self,
+        frame: u64,
+        ts: Timestamp,
+        seg: &TcpSegment<'_>,
+        emit: &mut dyn FnMut(Box<S::Conn>),
+        mut touch: Option<Touch<'_, S::Conn>>,
     ) {
         let now = self.clock.frame(frame, ts);
         self.maybe_sweep(now, emit);
@@ -383,6 +399,9 @@ impl<S: Settings> FlowTable<S> {
             if !ends_before(&self.config, &*conn, times, seg, now) {
                 let was_closed = conn.close_complete();
                 conn.process(frame, ts, seg);
+                if let Some(t) = touch.as_mut() {
+                    t(conn);
+                }
                 let closed = conn.close_complete();
                 let rest = closed && conn.at_rest();
                 let id = conn.id();
@@ -443,6 +462,9 @@ impl<S: Settings> FlowTable<S> {
                     &self.settings,
                 ));
                 conn.process(frame, ts, seg);
+                if let Some(t) = touch.as_mut() {
+                    t(&mut conn);
+                }
                 Held::Full(conn)
             }
         };
@@ -553,11 +575,9 @@ impl<S: Settings> FlowTable<S> {
 
     /// Ends the longest-idle sixteenth of the table.
     fn evict(&mut self, emit: &mut dyn FnMut(Box<S::Conn>)) {
-        let mut order: Vec<(i64, u64, FlowKey)> = self
-            .live
-            .iter()
-            .map(|(k, s)| (s.seen, s.id(), *k))
-            .collect();
+        let mut order = std::mem::take(&mut self.evict_order);
+        order.clear();
+        order.extend(self.live.iter().map(|(k, s)| (s.seen, s.id(), *k)));
         let n = (order.len() / 16).max(1);
         if n < order.len() {
             order.select_nth_unstable_by_key(n, |&(t, id, _)| (t, id));
@@ -572,6 +592,7 @@ impl<S: Settings> FlowTable<S> {
                 emit(conn);
             }
         }
+        self.evict_order = order;
     }
 
     /// End of input: every live connection ends, in order of id.

@@ -71,6 +71,7 @@ impl RecentTuples {
         }
     }
 
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.live
     }
