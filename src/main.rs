@@ -45,7 +45,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         &args.filter.filter(),
         jobs(args.jobs),
         reporter.as_mut(),
-        &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
+        &mut spinner,
         &mut |message| eprintln!("tcpshake: {message}"),
     )?;
     Ok(ExitCode::from(if all_read { 0 } else { 2 }))
@@ -71,7 +71,7 @@ fn run_servers(args: ServersArgs) -> Result<ExitCode> {
         &config,
         opts,
         jobs(args.jobs),
-        &mut |path| -> Box<dyn Progress> { Box::new(Spinner::new(&path.display().to_string())) },
+        &mut spinner,
         &mut |message| eprintln!("tcpshake: {message}"),
     );
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -135,7 +135,7 @@ fn run_check(args: CheckArgs) -> Result<ExitCode> {
         })?;
     }
     if let Some(path) = &args.html {
-        let failed: Vec<Vec<u64>> = verdicts
+        let failed: Vec<std::collections::HashSet<u64>> = verdicts
             .iter()
             .map(|v| v.failed.iter().map(|c| c.connection.id).collect())
             .collect();
@@ -247,6 +247,11 @@ fn run_report(args: ReportArgs) -> Result<ExitCode> {
 
 /// Builds the HTML report of `files` and writes it to `path`; returns
 /// whether every file was read.
+/// The progress line shown while `path` is read.
+fn spinner(path: &std::path::Path) -> Box<dyn Progress> {
+    Box::new(Spinner::new(&path.display().to_string()))
+}
+
 fn write_html_report(
     path: &std::path::Path,
     files: &[std::path::PathBuf],
@@ -254,9 +259,7 @@ fn write_html_report(
     opts: &html::ReportOptions,
     failing: &dyn Fn(usize, &tcpshake::model::connection::ConnectionReport) -> bool,
 ) -> Result<bool> {
-    let (report, all_read) = html::build(files, config, opts, failing, &mut |p| {
-        Box::new(Spinner::new(&p.display().to_string()))
-    });
+    let (report, all_read) = html::build(files, config, opts, failing, &mut spinner);
     for u in &report.unreadable {
         eprintln!("tcpshake: {u}");
     }

@@ -172,14 +172,20 @@ impl Pipeline {
     /// Feeds one frame; connections that end because of it go to `out`.
     #[inline]
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(ConnectionReport)) {
-        if self.tally.start.is_none() {
-            self.tally.start = Some(frame.ts);
-        }
-        self.tally.end = Some(frame.ts);
+        self.stamp(frame.ts);
         match decode::decode_frame(frame) {
             Ok(Decoded::Fragment) => self.fragment(frame, out),
             decoded => self.decoded(frame, decoded, None, out),
         }
+    }
+
+    /// The capture's first and last frame times.
+    #[inline]
+    fn stamp(&mut self, ts: Timestamp) {
+        if self.tally.start.is_none() {
+            self.tally.start = Some(ts);
+        }
+        self.tally.end = Some(ts);
     }
 
     /// Tallies one decoded frame (or reassembled datagram) and feeds what it
@@ -234,10 +240,7 @@ impl Pipeline {
     /// follows: counted and moving the clock, as [`frame`](Self::frame)
     /// would, without decoding it again.
     pub(crate) fn foreign_segment(&mut self, frame: &Frame<'_>) {
-        if self.tally.start.is_none() {
-            self.tally.start = Some(frame.ts);
-        }
-        self.tally.end = Some(frame.ts);
+        self.stamp(frame.ts);
         self.tally.tcp_segments += 1;
         let Some(part) = self.shard.as_deref_mut() else {
             return;
@@ -379,28 +382,13 @@ impl Pipeline {
             // Matched or not, the shard that owns the quoted flow says so.
             return;
         }
-        let detail = match e.kind {
-            IcmpKind::FragmentationNeeded | IcmpKind::PacketTooBig => Detail::IcmpFragNeeded {
-                reporter: e.reporter,
-                mtu: e.mtu,
-                seq: 0,
-            },
-            IcmpKind::PortUnreachable => unreachable_detail(e, "port unreachable"),
-            IcmpKind::AdminProhibited => {
-                unreachable_detail(e, "communication administratively prohibited")
-            }
-            IcmpKind::Unreachable => unreachable_detail(
-                e,
-                if e.code == 0 {
-                    "network unreachable"
-                } else {
-                    "host unreachable"
-                },
-            ),
-            IcmpKind::TimeExceeded => Detail::IcmpTtlExceeded {
-                reporter: e.reporter,
-                seq: 0,
-            },
+        // The kinds a connection hears of, and the wording of the unreachable ones.
+        let unreachable = match e.kind {
+            IcmpKind::FragmentationNeeded | IcmpKind::PacketTooBig | IcmpKind::TimeExceeded => "",
+            IcmpKind::PortUnreachable => "port unreachable",
+            IcmpKind::AdminProhibited => "communication administratively prohibited",
+            IcmpKind::Unreachable if e.code == 0 => "network unreachable",
+            IcmpKind::Unreachable => "host unreachable",
             _ => {
                 self.tally.icmp_errors_unmatched += 1;
                 return;
@@ -420,17 +408,19 @@ impl Pipeline {
             Side::Server
         };
         let seq = conn.relative_seq(from, e.seq);
-        let detail = match detail {
-            Detail::IcmpFragNeeded { reporter, mtu, .. } => {
-                Detail::IcmpFragNeeded { reporter, mtu, seq }
-            }
-            Detail::IcmpUnreachable { reporter, what, .. } => Detail::IcmpUnreachable {
+        let reporter = e.reporter;
+        let detail = match e.kind {
+            IcmpKind::FragmentationNeeded | IcmpKind::PacketTooBig => Detail::IcmpFragNeeded {
                 reporter,
-                what,
+                mtu: e.mtu,
                 seq,
             },
-            Detail::IcmpTtlExceeded { reporter, .. } => Detail::IcmpTtlExceeded { reporter, seq },
-            d => d,
+            IcmpKind::TimeExceeded => Detail::IcmpTtlExceeded { reporter, seq },
+            _ => Detail::IcmpUnreachable {
+                reporter,
+                what: unreachable,
+                seq,
+            },
         };
         conn.add_finding(Finding::new(frame, from, detail));
     }
@@ -514,14 +504,6 @@ fn keep_tunnels(conn: &mut Connection, frame: &Frame<'_>, tunnels: Option<&Tunne
             Some(path) => conn.set_tunnels(path),
             None => conn.set_tunnels(&decode::tunnel_path(frame)),
         }
-    }
-}
-
-fn unreachable_detail(e: &IcmpError, what: &'static str) -> Detail {
-    Detail::IcmpUnreachable {
-        reporter: e.reporter,
-        what,
-        seq: 0,
     }
 }
 

@@ -78,27 +78,13 @@ impl Failing {
         let mut errors = 0;
         let mut warnings = 0;
         let mut kinds: Vec<(&'static str, u64)> = Vec::new();
-        for f in &c.findings {
-            match f.severity {
-                Severity::Error => errors += f.count,
-                Severity::Warning => warnings += f.count,
-                Severity::Info => {}
-            }
-            match kinds.iter_mut().find(|k| k.0 == f.kind.id()) {
-                Some(k) => k.1 += f.count,
-                None => kinds.push((f.kind.id(), f.count)),
-            }
-        }
-        for (kind, n) in c.suppressed.iter() {
+        for (kind, n) in c.finding_counts().iter() {
             match kind.severity() {
                 Severity::Error => errors += n,
                 Severity::Warning => warnings += n,
                 Severity::Info => {}
             }
-            match kinds.iter_mut().find(|k| k.0 == kind.id()) {
-                Some(k) => k.1 += n,
-                None => kinds.push((kind.id(), n)),
-            }
+            kinds.push((kind.id(), n));
         }
         kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         Failing {

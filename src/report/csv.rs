@@ -30,7 +30,8 @@ impl<W: Write> CsvReporter<W> {
     }
 }
 
-fn quote(s: &str) -> String {
+/// A CSV field, quoted when it must be (RFC 4180 §2).
+pub(crate) fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -38,7 +39,8 @@ fn quote(s: &str) -> String {
     }
 }
 
-fn opt(v: Option<f64>) -> String {
+/// An optional number, empty when absent.
+pub(crate) fn opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.6}")).unwrap_or_default()
 }
 

@@ -7,8 +7,9 @@ mod table;
 mod time;
 
 pub use self::csv::CsvReporter;
+pub(crate) use self::csv::{opt as csv_number, quote as csv_field};
 pub use self::json::{JsonReporter, JsonlReporter};
-pub use self::table::{TableReporter, connection_block, failed};
+pub use self::table::{TableReporter, connection_block};
 pub use self::time::TimeFormat;
 pub use crate::duration::human_duration;
 

@@ -34,11 +34,6 @@ impl<W: Write> TableReporter<W> {
     }
 }
 
-/// See [`ConnectionReport::failed`].
-pub fn failed(c: &ConnectionReport) -> bool {
-    c.failed()
-}
-
 fn file_table(f: &FileReport, time: TimeFormat) -> String {
     let ts = |t: Option<Timestamp>| match (t, f.start) {
         (Some(t), Some(o)) => time.show(t, o),
@@ -218,7 +213,7 @@ fn connection_block_at(c: &ConnectionReport, time: TimeFormat, origin: Timestamp
         c.closed_by
             .map(|b| format!(" by {}", b.as_str()))
             .unwrap_or_default(),
-        if failed(c) { "  FAILED" } else { "" },
+        if c.failed() { "  FAILED" } else { "" },
     );
     s.push_str(&format!(
         "    {}  frames {}–{}  start {}  duration {}  packets {} → / {} ←  bytes {} → / {} ←\n",
@@ -293,7 +288,7 @@ fn connection_block_at(c: &ConnectionReport, time: TimeFormat, origin: Timestamp
 
 impl<W: Write> Reporter for TableReporter<W> {
     fn connection(&mut self, c: &ConnectionReport) -> io::Result<()> {
-        if !self.all && !failed(c) && c.findings.is_empty() && c.suppressed.is_empty() {
+        if !self.all && !c.failed() && c.findings.is_empty() && c.suppressed.is_empty() {
             return Ok(());
         }
         let origin = *self.origin.get_or_insert(c.start);

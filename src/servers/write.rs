@@ -4,6 +4,7 @@
 use super::timeline::SERIES;
 use super::{ListenerReport, Percentiles, ServersReport};
 use crate::duration::human_duration;
+use crate::report::{csv_field, csv_number as opt};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -64,10 +65,6 @@ pub fn write_jsonl(out: &mut dyn Write, r: &ServersReport) -> io::Result<()> {
         out,
         &serde_json::json!({"record": "summary", "interval": r.interval, "start": r.start, "listeners": r.listeners.len(), "diagnoses": r.diagnoses.len(), "notes": r.notes}),
     )
-}
-
-fn opt(v: Option<f64>) -> String {
-    v.map_or(String::new(), |x| format!("{x:.6}"))
 }
 
 /// One row per listener and one for `all`.
@@ -134,16 +131,7 @@ pub fn write_csv(out: &mut dyn Write, r: &ServersReport) -> io::Result<()> {
         row.push(l.port_reuse.to_string());
         let ids: Vec<&str> = l.diagnoses.iter().map(|d| d.id).collect();
         row.push(ids.join(";"));
-        let row: Vec<String> = row
-            .into_iter()
-            .map(|f| {
-                if f.contains(',') || f.contains('"') {
-                    format!("\"{}\"", f.replace('"', "\"\""))
-                } else {
-                    f
-                }
-            })
-            .collect();
+        let row: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
         writeln!(out, "{}", row.join(","))?;
     }
     Ok(())
