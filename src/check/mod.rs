@@ -264,3 +264,32 @@ pub fn check_files(
         .map(|m| m.into_inner().ok().flatten().expect("every file is judged"))
         .collect()
 }
+
+/// The ladders of the first `n` failing connections of `v`, by id, folded
+/// around their failing frames; none when the file cannot be read again.
+pub(crate) fn failing_ladders(
+    v: &FileVerdict,
+    config: &Config,
+    n: usize,
+) -> std::collections::HashMap<u64, crate::ladder::Ladder> {
+    let first = &v.failed[..v.failed.len().min(n)];
+    if first.is_empty() {
+        return Default::default();
+    }
+    let ids: Vec<u64> = first.iter().map(|c| c.connection.id).collect();
+    let keep: Vec<u64> = first
+        .iter()
+        .flat_map(|c| c.findings.iter().map(|x| x.frame))
+        .collect();
+    let drawn = crate::ladder::ladders(
+        std::path::Path::new(&v.path),
+        config,
+        &Filter::default(),
+        &|c| ids.contains(&c.id),
+        false,
+        &keep,
+    );
+    drawn
+        .map(|ls| ls.into_iter().map(|l| (l.report.id, l)).collect())
+        .unwrap_or_default()
+}

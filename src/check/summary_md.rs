@@ -5,10 +5,8 @@
 
 use super::{FileVerdict, Status};
 use crate::judge::Config;
-use crate::ladder::{self, render_mermaid};
-use std::collections::HashMap;
+use crate::ladder::render_mermaid;
 use std::io::{self, Write};
-use std::path::Path;
 
 /// Failing connections described per capture; the rest are counted.
 pub const LISTED_PER_FILE: usize = 20;
@@ -78,33 +76,7 @@ pub fn write_summary_md(
         for cv in &v.capture_findings {
             writeln!(out, "- **{}**: {}", cell(&cv.kind), cell(&cv.message))?;
         }
-        let ids: Vec<u64> = v
-            .failed
-            .iter()
-            .take(MERMAID_PER_FILE)
-            .map(|c| c.connection.id)
-            .collect();
-        let keep: Vec<u64> = v
-            .failed
-            .iter()
-            .take(MERMAID_PER_FILE)
-            .flat_map(|c| c.findings.iter().map(|x| x.frame))
-            .collect();
-        let mut drawn = HashMap::new();
-        if !ids.is_empty()
-            && let Ok(ls) = ladder::ladders(
-                Path::new(&v.path),
-                config,
-                &crate::filter::Filter::default(),
-                &|c| ids.contains(&c.id),
-                false,
-                &keep,
-            )
-        {
-            for l in ls {
-                drawn.insert(l.report.id, l);
-            }
-        }
+        let drawn = super::failing_ladders(v, config, MERMAID_PER_FILE);
         for c in v.failed.iter().take(LISTED_PER_FILE) {
             writeln!(out, "- **{}**", cell(&c.name()))?;
             for x in &c.findings {

@@ -3,10 +3,9 @@
 
 use super::{FileVerdict, Status};
 use crate::judge::Config;
-use crate::ladder::{self, TextOptions, render_text};
+use crate::ladder::{TextOptions, render_text};
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::Path;
 
 /// Failing connections drawn per file in the text output; the rest are only listed.
 pub const LADDERS_PER_FILE: usize = 20;
@@ -48,33 +47,11 @@ pub fn write_text(
             writeln!(out, "      {}: {}", cv.kind, cv.message)?;
         }
         // The folded ladder of each failing connection, around its failing frames.
-        let mut drawn = HashMap::new();
-        if ladders && !v.failed.is_empty() {
-            let ids: Vec<u64> = v
-                .failed
-                .iter()
-                .take(LADDERS_PER_FILE)
-                .map(|c| c.connection.id)
-                .collect();
-            let keep: Vec<u64> = v
-                .failed
-                .iter()
-                .flat_map(|c| c.findings.iter().map(|x| x.frame))
-                .collect();
-            let path = Path::new(&v.path);
-            if let Ok(ls) = ladder::ladders(
-                path,
-                config,
-                &Default::default(),
-                &|c| ids.contains(&c.id),
-                false,
-                &keep,
-            ) {
-                for l in ls {
-                    drawn.insert(l.report.id, l);
-                }
-            }
-        }
+        let drawn = if ladders {
+            super::failing_ladders(v, config, LADDERS_PER_FILE)
+        } else {
+            HashMap::new()
+        };
         for c in &v.failed {
             writeln!(out, "      {}", c.name())?;
             for viol in &c.findings {
