@@ -413,12 +413,7 @@ impl Connection {
             self.rst_answers_third_ack(seg);
         }
         if f.rst() {
-            let handshake_done = self.handshake_done();
-            let was_reset = self.reset_by.is_some();
-            self.on_rst(frame, seg, from);
-            if !was_reset && self.reset_by.is_some() {
-                self.note_rst(ts, from, handshake_done);
-            }
+            self.on_rst(frame, ts, seg, from);
             return;
         }
         if from == Side::Client && self.synack_frame.is_some() && !f.syn() {

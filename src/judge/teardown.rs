@@ -58,10 +58,13 @@ impl Connection {
 
     /// A RST (RFC 9293 §3.10.7.3 in SYN-SENT, §3.10.7.4 otherwise, with RFC
     /// 5961 §3.2): acceptable only in the receive window; it closes both ends.
-    pub(super) fn on_rst(&mut self, frame: u64, seg: &TcpSegment<'_>, from: Side) {
+    pub(super) fn on_rst(&mut self, frame: u64, ts: Timestamp, seg: &TcpSegment<'_>, from: Side) {
         if self.reset_by.is_some() {
             return;
         }
+        // Where the RST falls, for the attempt facts, is told by the states
+        // it finds, not those it leaves.
+        let handshake_done = self.handshake_done();
         let to = from.other();
         let receiver = self.peer(to);
         let sender = self.peer(from);
@@ -129,6 +132,7 @@ impl Connection {
             self.c.state = State::Closed;
             self.s.state = State::Closed;
         }
+        self.note_rst(ts, from, handshake_done);
     }
 
     /// A FIN (RFC 9293 §3.6, §3.10.7.4 eighth step): the first moves the sender
